@@ -1,0 +1,50 @@
+# The verbs a user types. Everything runs inside .venv, made from requirements.txt on first use.
+#   make book      execute every figure notebook (papermill, PROFILE) and build the HTML book
+#   make test      unit tests + notebook tests (nbval) + book checks, replaying committed results
+#   make figure FIG=fig13 PROFILE=smoke DEVICE=cpu
+#   make bench     speed measurements (benchmarks/RESULTS.md)
+#   make clean     remove build outputs (keeps .venv and results/)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= cpu
+DEVICE  ?= auto
+FIG     ?= fig01
+
+# The book build and the tests only replay what results/ holds: a missing run is an error.
+export COMPDIFF_NO_TRAIN ?= 1
+
+.PHONY: venv book figures figure html assumptions test test-lib test-notebooks bench clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+figures: venv
+	$(BIN)/python -m compdiff figures --profile $(PROFILE) --device $(DEVICE) --quiet
+
+figure: venv
+	$(BIN)/python -m compdiff figure $(FIG) --profile $(PROFILE) --device $(DEVICE)
+
+assumptions: venv
+	$(BIN)/python -m compdiff assumptions
+
+html: venv assumptions
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+book: figures html
+
+test: venv html
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf _build figures notebooks/*.failed.ipynb

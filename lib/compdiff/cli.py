@@ -1,0 +1,179 @@
+"""``python -m compdiff …``: run figures, train runs, build the book.
+
+    python -m compdiff list
+    python -m compdiff figure fig13 --profile smoke --device cpu [-p name=value ...]
+    python -m compdiff figures --profile cpu              # every figure notebook
+    python -m compdiff train basic --profile cpu          # fill the store for one experiment
+    python -m compdiff assumptions                        # regenerate book/assumptions.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import experiments, paths
+from .experiments import ConfigError
+from .notebook import DEVICES
+
+
+def notebook_parameters(path: Path) -> dict:
+    """Names and defaults of a notebook's ``parameters`` cell; an error if it has none."""
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ConfigError(f"{path}: no cell tagged 'parameters' (papermill would only warn; we refuse)")
+    src = "".join(cells[0]["source"])
+    params = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            params[node.targets[0].id] = ast.literal_eval(node.value)
+    return params
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def resolve_parameters(key: str, profile: str, device: str, seed: int, extra: list[str]) -> dict:
+    """Validate and merge the parameters for one figure; errors list what is allowed."""
+    experiments.check_profile(profile)
+    if device not in DEVICES:
+        raise ConfigError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    path = experiments.notebook_path(key)
+    if not path.exists():
+        raise ConfigError(f"{path}: notebook missing")
+    allowed = notebook_parameters(path)
+    params = {"profile": profile, "device": device, "seed": int(seed)}
+    for item in extra:
+        if "=" not in item:
+            raise ConfigError(f"parameter {item!r} must be written name=value")
+        name, value = item.split("=", 1)
+        params[name.strip()] = _parse_value(value.strip())
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(unknown)} for {key}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return params
+
+
+def run_figure(key: str, *, profile: str, device: str = "auto", seed: int = 0, extra: list[str] = (),
+               output: Path | None = None, progress: bool = True) -> Path:
+    """Execute one figure notebook with papermill; by default it replaces the committed notebook."""
+    import papermill as pm
+
+    params = resolve_parameters(key, profile, device, seed, list(extra))
+    src = experiments.notebook_path(key)
+    dst = Path(output) if output else src
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=dst.parent)
+    os.close(fd)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(src), tmp, parameters=params, cwd=str(paths.NOTEBOOKS),
+                            progress_bar=progress, kernel_name="python3", request_save_on_cell_execute=False)
+        os.replace(tmp, dst)  # a failed run leaves the committed notebook untouched
+    except BaseException:
+        failed = dst.with_suffix(".failed.ipynb")
+        if os.path.exists(tmp):
+            os.replace(tmp, failed)
+            print(f"execution failed; the partly executed notebook is {failed}", file=sys.stderr)
+        raise
+    print(f"{key}: {dst} ({profile}, {device}) in {time.time() - t0:.1f} s")
+    return dst
+
+
+def _cmd_list(args) -> int:
+    for f in experiments.FIGURES.values():
+        print(f"{f.key}  {f.notebook:40s} {f.title}")
+    return 0
+
+
+def _cmd_figure(args) -> int:
+    run_figure(args.figure, profile=args.profile, device=args.device, seed=args.seed, extra=args.param,
+               output=args.output, progress=not args.quiet)
+    return 0
+
+
+def _cmd_figures(args) -> int:
+    keys = args.only or sorted(experiments.FIGURES)
+    for key in keys:
+        run_figure(key, profile=args.profile, device=args.device, seed=args.seed, progress=not args.quiet)
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from . import runs
+
+    runs.train_experiment(args.experiment, profile=args.profile, device=args.device)
+    return 0
+
+
+def _cmd_assumptions(args) -> int:
+    from . import assumptions
+
+    out = Path(args.output)
+    out.write_text(assumptions.render_markdown())
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m compdiff", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="the figures and their notebooks").set_defaults(func=_cmd_list)
+
+    def common(sp):
+        sp.add_argument("--profile", default=experiments.DEFAULT_PROFILE, help=f"one of {', '.join(experiments.PROFILES)}")
+        sp.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    f = sub.add_parser("figure", help="execute one figure notebook with papermill")
+    f.add_argument("figure", help="figure key, e.g. fig13 (see `list`)")
+    common(f)
+    f.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="an extra notebook parameter (must exist in its parameters cell)")
+    f.add_argument("--output", type=Path, default=None, help="write here instead of replacing notebooks/<nb>")
+    f.set_defaults(func=_cmd_figure)
+
+    fs = sub.add_parser("figures", help="execute every figure notebook")
+    common(fs)
+    fs.add_argument("--only", nargs="*", help="a subset of figure keys")
+    fs.set_defaults(func=_cmd_figures)
+
+    t = sub.add_parser("train", help="train and evaluate the runs of one experiment into results/")
+    t.add_argument("experiment")
+    t.add_argument("--profile", default=experiments.DEFAULT_PROFILE)
+    t.add_argument("--device", default="auto")
+    t.set_defaults(func=_cmd_train)
+
+    a = sub.add_parser("assumptions", help="regenerate the book's assumptions page")
+    a.add_argument("--output", default=str(paths.BOOK / "assumptions.md"))
+    a.set_defaults(func=_cmd_assumptions)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""Where things live: the one module that knows the repository's layout.
+
+``COMPDIFF_RESULTS`` overrides the results folder (tests point it at a temporary one).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+BOOK = ROOT / "book"
+FIGURE_FILES = ROOT / "figures"  # PNG/SVG copies of every figure, for talks (not committed)
+RUNS = ROOT / "runs"  # scratch: training checkpoints for resume (not committed)
+
+
+def results_dir() -> Path:
+    """The results store's root: ``results/`` or ``$COMPDIFF_RESULTS``."""
+    return Path(os.environ.get("COMPDIFF_RESULTS", ROOT / "results"))
+
+
+def runs_dir() -> Path:
+    """Scratch folder for checkpoints of runs in progress (``$COMPDIFF_RUNS`` overrides)."""
+    return Path(os.environ.get("COMPDIFF_RUNS", RUNS))
