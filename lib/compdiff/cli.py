@@ -67,6 +67,18 @@ def resolve_parameters(key: str, profile: str, device: str, seed: int, extra: li
     return params
 
 
+def _tag_for_book(path: Path) -> None:
+    """Fold the parameter cells in the book (the footer prints the values that were used)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(nb, path)
+
+
 def run_figure(key: str, *, profile: str, device: str = "auto", seed: int = 0, extra: list[str] = (),
                output: Path | None = None, progress: bool = True) -> Path:
     """Execute one figure notebook with papermill; by default it replaces the committed notebook."""
@@ -82,6 +94,7 @@ def run_figure(key: str, *, profile: str, device: str = "auto", seed: int = 0, e
     try:
         pm.execute_notebook(str(src), tmp, parameters=params, cwd=str(paths.NOTEBOOKS),
                             progress_bar=progress, kernel_name="python3", request_save_on_cell_execute=False)
+        _tag_for_book(Path(tmp))
         os.replace(tmp, dst)  # a failed run leaves the committed notebook untouched
     except BaseException:
         failed = dst.with_suffix(".failed.ipynb")
