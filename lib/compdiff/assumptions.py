@@ -64,6 +64,42 @@ ROWS: list[Assumption] = [
                "stated 0.005 (Fig 6c) and 0.05 (Fig 14b).", "13"),
     Assumption("Random draws per (σ, λ)", "experiments:PercolationConfig().trials", "INFERRED",
                "Enough for a smooth curve at L = 32 (cpu profile; the paper profile uses 200).", "6, 13, 14"),
+    # -- model (spec §1.2)
+    Assumption("UNet of the paper profile", "unet:(PRESETS['paper'].base_channels, PRESETS['paper'].channel_mults, PRESETS['paper'].bottleneck_mult)", "INFERRED",
+               "The widely copied 3-level conditional UNet (64→128→256→256, bottleneck 512) matches the "
+               "Fig 7 description; its width is not stated.", "7 and every model"),
+    Assumption("Self-attention resolutions (paper profile)", "unet:PRESETS['paper'].attention_resolutions", "INFERRED",
+               "'Interlaced self-attention': after every down and up block.", "7"),
+    Assumption("Sinusoidal encoding width per variable", "unet:PRESETS['paper'].emb_dim_per_var", "INFERRED",
+               "Concatenated encodings of t, μx, μy (stated); 256 dimensions each is ours.", "7"),
+    Assumption("Label scaling before the encoding", "unet:PRESETS['paper'].label_scale", "UNKNOWN",
+               "Raw μ in pixels, like the timestep.", "all models"),
+    Assumption("UNet of the cpu profile", "experiments:(basic_config('cpu').unet.base_channels, basic_config('cpu').unet.channel_mults, basic_config('cpu').unet.attention_resolutions)", "INFERRED",
+               "The same shape at a width a 2-core CPU trains in about an hour (MEASURED.md), "
+               "with a small conditioning MLP.", "7"),
+    Assumption("Representation read out", "experiments:REPRESENTATION_LAYER", "INFERRED",
+               "The predecessor paper analyses 'layer 4' outputs; we read the bottleneck.", "2, 3, 8, 11, 15"),
+    # -- diffusion (spec §1.3)
+    Assumption("Diffusion steps T", "diffusion:DiffusionConfig().T", "UNKNOWN", "The DDPM default (Ho et al. 2020).", "all models"),
+    Assumption("Noise schedule", "diffusion:(DiffusionConfig().schedule, DiffusionConfig().beta_start, DiffusionConfig().beta_end)", "UNKNOWN",
+               "Linear β, the DDPM default.", "all models"),
+    Assumption("Loss", "diffusion:(DiffusionConfig().prediction, DiffusionConfig().loss_weighting)", "UNKNOWN",
+               "ε-prediction with the plain MSE.", "all models"),
+    # -- training (spec §1.4)
+    Assumption("Optimiser and learning rate (paper profile)", "experiments:(basic_config('paper').train.lr, basic_config('paper').train.batch_size)", "UNKNOWN",
+               "AdamW at 3e-4, batch 64: the defaults of the code the architecture follows.", "all models"),
+    Assumption("Training budget (paper profile, images seen)", "experiments:basic_config('paper').train.images", "INFERRED",
+               "Fig 2 shows a checkpoint at epoch 150 before the terminal one: 300 epochs of 1024 images.", "2, 7"),
+    Assumption("CPU recipe (lr, schedule, EMA, images seen)", "experiments:(basic_config('cpu').train.lr, basic_config('cpu').train.lr_schedule, basic_config('cpu').train.ema_decay, basic_config('cpu').train.images)", "INFERRED",
+               "The fastest recipe a CPU prototype found (MEASURED.md), with a cosine decay; samples use the EMA weights.", "7"),
+    # -- evaluation (spec §1.5)
+    Assumption("Accuracy tolerance (px per axis)", "experiments:EvalConfig().tol", "INFERRED",
+               "The author's later code scores peaks within ±1 pixel; a sample must also hold exactly one bump.", "all accuracies"),
+    Assumption("Sampler that scores accuracy (cpu profile)", "experiments:(EvalConfig().sampler, EvalConfig().steps, EvalConfig().eta)", "INFERRED",
+               "Stochastic DDIM with 50 steps agrees with 1000-step DDPM at 1/20 of the cost (MEASURED.md); "
+               "every run reports its own DDPM check.", "all accuracies"),
+    Assumption("Weights that generate", "experiments:EvalConfig().weights", "INFERRED",
+               "The exponential moving average of the weights where a run keeps one.", "all accuracies"),
 ]
 
 

@@ -76,3 +76,55 @@ def not_yet_reproduced(ax, text: str) -> None:
     ax.text(0.5, 0.5, "not yet reproduced\n\n" + text, ha="center", va="center", fontsize=8,
             wrap=True, color="0.35", transform=ax.transAxes,
             bbox=dict(boxstyle="round", fc="0.96", ec="0.7"))
+
+
+def draw_unet(ax, cfg, title=None):
+    """Fig 7 (left): the UNet's blocks by resolution, channels, attention, skips and where the
+    condition enters — drawn from a :class:`compdiff.unet.UNetConfig`, so it cannot drift."""
+    import matplotlib.patches as patches
+
+    c = cfg.level_channels()
+    L = cfg.levels
+    res_level = {cfg.image_size // 2**i: i for i in range(L + 1)}
+    blocks = [("inc", c[0], cfg.image_size, False)]
+    blocks += [(f"down{i}", c[i], r, r in cfg.attention_resolutions) for i, r in enumerate(cfg.down_resolutions(), 1)]
+    blocks += [("bottleneck", f"{c[L]}→{cfg.bottleneck_channels}→{c[L]}", cfg.down_resolutions()[-1], False)]
+    blocks += [(f"up{j}", co, r, r in cfg.attention_resolutions)
+               for j, (co, r) in enumerate(zip(cfg.up_out_channels(), cfg.up_resolutions()), 1)]
+    blocks += [("outc", cfg.in_channels, cfg.image_size, False)]
+    pos = {}
+    for k, (name, ch, r, attn) in enumerate(blocks):
+        lvl = res_level[r] + (1 if name == "bottleneck" else 0)
+        x, y = k * 1.5, -lvl * 1.3
+        pos[name] = (x, y)
+        color = "#dbe9f6" if name != "bottleneck" else "#fde2c8"
+        ax.add_patch(patches.FancyBboxPatch((x - 0.66, y - 0.46), 1.32, 0.92, boxstyle="round,pad=0.02",
+                                            fc=color, ec="0.3", lw=0.8))
+        label = f"{name}\n{ch} ch · {r}×{r}" + ("\n+ self-attn" if attn else "")
+        if name == "bottleneck":
+            label += "\n(the representation)"
+        ax.text(x, y, label, ha="center", va="center", fontsize=6.5 if name != "bottleneck" else 5.8)
+        if name not in ("inc", "outc"):
+            ax.plot([x, x], [y - 0.46, -(L + 1) * 1.3 - 0.55], color="tab:green", lw=0.5, ls=":")
+    names = [b[0] for b in blocks]
+    for a, b in zip(names, names[1:]):
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        ax.annotate("", xy=(x1 - 0.66, y1), xytext=(x0 + 0.66, y0), arrowprops=dict(arrowstyle="->", lw=0.8))
+    for i in range(L):  # skips: inc/down_i feed the mirror up block
+        src = "inc" if i == 0 else f"down{i}"
+        dst = f"up{L - i}"
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        ax.annotate("", xy=(x1, y1 + 0.46), xytext=(x0, y0 + 0.46),
+                    arrowprops=dict(arrowstyle="->", lw=0.7, ls="--", color="0.45", connectionstyle="arc3,rad=-0.18"))
+    ybar = -(L + 1) * 1.3 - 0.9
+    mlp = f" → MLP({cfg.cond_mlp_dim})" if cfg.cond_mlp else ""
+    ax.text((len(blocks) - 1) * 0.75, ybar,
+            f"condition: concat(PE(t), PE(μx), PE(μy)), {cfg.emb_dim_per_var} dims each{mlp}\n"
+            "added to every down, bottleneck and up block as Linear(SiLU(emb)), broadcast over space",
+            ha="center", va="center", fontsize=7, color="tab:green",
+            bbox=dict(boxstyle="round", fc="#eaf6ea", ec="tab:green", lw=0.6))
+    ax.set_xlim(-0.9, (len(blocks) - 1) * 1.5 + 0.9)
+    ax.set_ylim(ybar - 0.6, 2.4)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)

@@ -1,0 +1,644 @@
+"""One training loop for CPU, CUDA and MPS (spec §1.4), with exact resume.
+
+Budgets and checkpoint points are counted in images seen (EDM habit): they survive a change of
+device and mean the same thing for every dataset size. A run is fully described by a
+:class:`RunSpec` (network, diffusion, training); its hash and a hash of the training data are
+stored in every checkpoint, and a checkpoint of another spec or other data is refused loudly.
+
+Files written to ``out_dir`` (all atomically: temporary file + ``os.replace``):
+
+* ``run_spec.json`` — the resolved spec, its hash and the data hash (written before training);
+* ``last.pt`` — everything needed for an exact resume: raw and EMA weights, optimizer, step,
+  images seen, batch-sampler generator state and current permutation, loss history and the
+  running loss accumulator. Refreshed at every checkpoint point, every
+  ``resume_every_images``, at ``stop_after_images`` and at the end;
+* ``ckpt_<images>.pt`` — lean snapshots at the checkpoint points and at the end: raw and EMA
+  weights, spec, images seen and loss history (no optimizer state; they are for analysis, e.g.
+  Fig 2's representation at intermediate epochs, not for resuming);
+* ``loss_curve.json`` — ``{"images": [...], "loss": [...]}``.
+
+Checkpoints hold only tensors, dicts, lists, numbers and strings, and are read with
+``torch.load(..., weights_only=True)``.
+
+Batches [our choice]: epoch permutations — every image once per epoch, in an order drawn by a
+CPU ``torch.Generator`` seeded with ``TrainConfig.seed``; a batch that crosses an epoch end
+continues into the next permutation. The same generator then draws t ~ U{0..T−1} and the noise
+ε ~ N(0, I) for the batch, on the CPU, so a run is identical on every device up to the
+network's arithmetic. The initial weights come from ``torch.manual_seed(seed)`` on the CPU
+(the global RNG is restored afterwards).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .devices import Bf16Flag, DeviceLike, autocast, resolve_bf16, resolve_device
+from .diffusion import DiffusionConfig, make_schedule, training_loss
+from .unet import ConditionalUNet, UNetConfig
+
+__all__ = [
+    "TrainConfig",
+    "RunSpec",
+    "TrainResult",
+    "CheckpointError",
+    "train",
+    "train_many",
+    "load_model",
+    "load_checkpoint",
+    "lr_at",
+]
+
+CKPT_FORMAT = "compdiff.train/1"
+LAST = "last.pt"
+SPEC_JSON = "run_spec.json"
+LOSS_JSON = "loss_curve.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. Defaults pin spec §1.4 (AdamW lr 3e-4, batch 64, no EMA, 300 epochs
+    of the 1024-label lattice = 307,200 images) and torch's AdamW defaults.
+
+    lr, betas, adam_eps, weight_decay: AdamW. batch_size: images per step.
+    images: budget in images seen (a multiple of batch_size).
+    lr_schedule: "constant" or "cosine" (from lr to 0 at the end of the budget), after a linear
+      warmup over warmup_images (0 = none).
+    grad_clip: max global gradient norm, or None (off).
+    ema_decay: None (off) or a decay in (0, 1); the EMA weights are saved as "ema", the trained
+      ones as "raw".
+    bf16: "auto" (bf16 autocast where it pays: CUDA, MPS, CPUs with avx512_bf16/AMX), True, False.
+    seed: initial weights, batch order, t and noise.
+    checkpoint_every_images: snapshot points — None, an int period, or a tuple of image counts
+      (multiples of batch_size, ≤ images). The end of the budget is always snapshotted.
+    resume_every_images: period of the last.pt refresh (crash safety), or None.
+    log_every_images: loss-curve resolution: mean loss over each such interval.
+    """
+
+    lr: float = 3e-4
+    batch_size: int = 64
+    images: int = 307_200
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    lr_schedule: str = "constant"
+    warmup_images: int = 0
+    grad_clip: Optional[float] = None
+    ema_decay: Optional[float] = None
+    bf16: Bf16Flag = "auto"
+    seed: int = 0
+    checkpoint_every_images: Union[int, tuple[int, ...], None] = None
+    resume_every_images: Optional[int] = 51_200
+    log_every_images: int = 6_400
+
+    def __post_init__(self):
+        for name in ("betas", "checkpoint_every_images"):
+            v = getattr(self, name)
+            if isinstance(v, list):
+                object.__setattr__(self, name, tuple(v))
+
+        def pos_real(name):
+            v = getattr(self, name)
+            if not _is_real(v) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"TrainConfig.{name} must be a positive finite number, got {v!r}")
+
+        def pos_int(name, allow_none=False):
+            v = getattr(self, name)
+            if allow_none and v is None:
+                return
+            if not _is_int(v) or v <= 0:
+                raise ValueError(f"TrainConfig.{name} must be a positive int"
+                                 f"{' or None' if allow_none else ''}, got {v!r}")
+
+        pos_real("lr")
+        pos_real("adam_eps")
+        pos_int("batch_size")
+        pos_int("images")
+        pos_int("log_every_images")
+        pos_int("resume_every_images", allow_none=True)
+        if not _is_real(self.weight_decay) or self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if (not isinstance(self.betas, tuple) or len(self.betas) != 2
+                or not all(_is_real(b) and 0.0 <= b < 1.0 for b in self.betas)):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+            )
+        if not _is_int(self.warmup_images) or not (0 <= self.warmup_images <= self.images):
+            raise ValueError(
+                f"TrainConfig.warmup_images must be an int in [0, images={self.images}], "
+                f"got {self.warmup_images!r}"
+            )
+        if self.grad_clip is not None:
+            pos_real("grad_clip")
+        if self.ema_decay is not None and (not _is_real(self.ema_decay)
+                                           or not 0.0 < self.ema_decay < 1.0):
+            raise ValueError(f"TrainConfig.ema_decay must be None or in (0, 1), "
+                             f"got {self.ema_decay!r}")
+        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
+            raise ValueError(f"TrainConfig.bf16 must be 'auto', True or False, got {self.bf16!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed must be a non-negative int, got {self.seed!r}")
+        b = self.batch_size
+        for name in ("images", "log_every_images", "resume_every_images"):
+            v = getattr(self, name)
+            if v is not None and v % b:
+                raise ValueError(f"TrainConfig.{name}={v} must be a multiple of "
+                                 f"batch_size={b} (budgets are whole steps)")
+        c = self.checkpoint_every_images
+        if c is None:
+            pass
+        elif _is_int(c):
+            if c <= 0 or c % b:
+                raise ValueError(f"TrainConfig.checkpoint_every_images={c} must be a positive "
+                                 f"multiple of batch_size={b}")
+        elif isinstance(c, tuple):
+            bad = [p for p in c if not _is_int(p) or p <= 0 or p % b or p > self.images]
+            if bad:
+                raise ValueError(
+                    f"TrainConfig.checkpoint_every_images has {bad}: points must be positive "
+                    f"multiples of batch_size={b}, at most images={self.images}"
+                )
+        else:
+            raise ValueError("TrainConfig.checkpoint_every_images must be None, an int or a tuple "
+                             f"of ints, got {c!r}")
+
+    def checkpoint_points(self) -> set[int]:
+        c = self.checkpoint_every_images
+        pts = set()
+        if _is_int(c):
+            pts = set(range(c, self.images + 1, c))
+        elif isinstance(c, tuple):
+            pts = set(int(p) for p in c)
+        pts.add(self.images)
+        return pts
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        if isinstance(self.checkpoint_every_images, tuple):
+            d["checkpoint_every_images"] = list(self.checkpoint_every_images)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a training run (besides the data)."""
+
+    unet: UNetConfig
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        for name, typ in (("unet", UNetConfig), ("diffusion", DiffusionConfig),
+                          ("train", TrainConfig)):
+            if not isinstance(getattr(self, name), typ):
+                raise ValueError(f"RunSpec.{name} must be a {typ.__name__}, "
+                                 f"got {type(getattr(self, name)).__name__}")
+
+    def to_dict(self) -> dict:
+        return {"unet": self.unet.to_dict(), "diffusion": self.diffusion.to_dict(),
+                "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        return cls(UNetConfig.from_dict(d["unet"]), DiffusionConfig.from_dict(d["diffusion"]),
+                   TrainConfig.from_dict(d["train"]))
+
+    def spec_hash(self) -> str:
+        """SHA-256 (hex, first 16) of the canonical JSON of :meth:`to_dict`."""
+        s = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(s.encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. ``raw_model`` = the optimised weights; ``ema_model`` = their
+    exponential moving average (None when ema_decay is None). Both on ``device``, eval mode."""
+
+    raw_model: ConditionalUNet
+    ema_model: Optional[ConditionalUNet]
+    loss_curve: list[tuple[int, float]]
+    images_seen: int
+    completed: bool
+    wall_seconds: float
+    images_per_second: float
+    train_seconds_total: float
+    resumed_from_images: int
+    device: str
+    bf16: bool
+    out_dir: Path
+    spec: RunSpec
+
+    def model(self, which: Literal["ema", "raw"] = "ema") -> ConditionalUNet:
+        if which == "raw":
+            return self.raw_model
+        if which == "ema":
+            if self.ema_model is None:
+                raise ValueError("this run kept no EMA weights (ema_decay=None); use which='raw'")
+            return self.ema_model
+        raise ValueError(f"which must be 'ema' or 'raw', got {which!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+def lr_at(cfg: TrainConfig, images_seen: int) -> float:
+    """Learning rate of the step that starts after ``images_seen`` images."""
+    step_end = images_seen + cfg.batch_size
+    if cfg.warmup_images and images_seen < cfg.warmup_images:
+        return cfg.lr * min(step_end / cfg.warmup_images, 1.0)
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    span = max(cfg.images - cfg.warmup_images, 1)
+    frac = min(max(images_seen - cfg.warmup_images, 0) / span, 1.0)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def _prepare_data(images, labels, ucfg: UNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
+    x = x.detach().to(device="cpu", dtype=torch.float32).contiguous()
+    if x.ndim == 3:
+        x = x[:, None]
+    n = ucfg.image_size
+    if x.ndim != 4 or x.shape[1:] != (ucfg.in_channels, n, n):
+        raise ValueError(f"images must have shape (M, {ucfg.in_channels}, {n}, {n}) or (M, {n}, {n})"
+                         f" for this UNet, got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("images is empty")
+    if not torch.isfinite(x).all():
+        raise ValueError("images contain NaN or inf")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1.0 - 1e-4 or hi > 1.0 + 1e-4:
+        raise ValueError(f"images must lie in the model range [-1, 1], got [{lo:.4g}, {hi:.4g}]")
+    y = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(np.asarray(labels))
+    y = y.detach().to(device="cpu", dtype=torch.float32).contiguous()
+    if y.shape != (x.shape[0], 2):
+        raise ValueError(f"labels must have shape ({x.shape[0]}, 2), got {tuple(y.shape)}")
+    if not torch.isfinite(y).all():
+        raise ValueError("labels contain NaN or inf")
+    return x, y
+
+
+def _data_hash(x: torch.Tensor, y: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for a in (x, y):
+        h.update(str(tuple(a.shape)).encode())
+        h.update(a.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _atomic_write_bytes_via(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _atomic_write_json(path: Path, obj) -> None:
+    data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
+    _atomic_write_bytes_via(path, lambda f: f.write(data))
+
+
+def _save_ckpt(path: Path, obj: dict) -> None:
+    _atomic_write_bytes_via(path, lambda f: torch.save(obj, f))
+
+
+def load_checkpoint(path: Union[str, os.PathLike]) -> dict:
+    """Read a compdiff training checkpoint (weights_only=True); CheckpointError naming the file
+    when it is unreadable, truncated or not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated zips raise several types
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read (truncated or corrupt?): {type(e).__name__}: {e}"
+        ) from e
+    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a {CKPT_FORMAT} checkpoint")
+    return ck
+
+
+def _cpu_state(sd: dict) -> dict:
+    return {k: v.detach().to("cpu").clone() for k, v in sd.items()}
+
+
+def _build_model(ucfg: UNetConfig, seed: int) -> ConditionalUNet:
+    # initial weights depend on the seed only, never on the device or the global RNG
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ConditionalUNet(ucfg)
+
+
+class _BatchStream:
+    """Epoch permutations drawn from ``gen``; batches may straddle epochs."""
+
+    def __init__(self, n: int, gen: torch.Generator, perm=None, pos: int = 0):
+        self.n = n
+        self.gen = gen
+        self.perm = perm
+        self.pos = pos
+
+    def next(self, b: int) -> torch.Tensor:
+        parts, need = [], b
+        while need:
+            if self.perm is None or self.pos >= self.n:
+                self.perm = torch.randperm(self.n, generator=self.gen)
+                self.pos = 0
+            take = min(need, self.n - self.pos)
+            parts.append(self.perm[self.pos:self.pos + take])
+            self.pos += take
+            need -= take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+
+def train(run_spec: RunSpec, images, labels, out_dir: Union[str, os.PathLike], *,
+          device: DeviceLike = "auto", progress: bool = True,
+          stop_after_images: Optional[int] = None) -> TrainResult:
+    """Train (or resume, or just reload a finished) run of ``run_spec`` on (images, labels).
+
+    images: (M, 1, N, N) or (M, N, N) in [−1, 1]; labels: (M, 2) = (μx, μy). Resumes from
+    ``out_dir/last.pt`` when it was made by the same spec and data (else CheckpointError naming
+    the file). ``stop_after_images`` stops early (a multiple of batch_size), leaving an exact
+    resume point. Returns a :class:`TrainResult`.
+    """
+    if not isinstance(run_spec, RunSpec):
+        raise TypeError(f"run_spec must be a RunSpec, got {type(run_spec).__name__}")
+    tcfg, ucfg, dcfg = run_spec.train, run_spec.unet, run_spec.diffusion
+    if stop_after_images is not None and (
+        not _is_int(stop_after_images) or stop_after_images <= 0
+        or stop_after_images % tcfg.batch_size
+    ):
+        raise ValueError(f"stop_after_images must be a positive multiple of batch_size="
+                         f"{tcfg.batch_size}, got {stop_after_images!r}")
+    dev = resolve_device(device)
+    use_bf16 = resolve_bf16(tcfg.bf16, dev)
+    x_cpu, y_cpu = _prepare_data(images, labels, ucfg)
+    spec_hash = run_spec.spec_hash()
+    data_hash = _data_hash(x_cpu, y_cpu)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    spec_file = out / SPEC_JSON
+    if spec_file.exists():
+        try:
+            prev = json.loads(spec_file.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{spec_file} cannot be read: {e}") from e
+        if prev.get("spec_hash") != spec_hash:
+            raise CheckpointError(
+                f"{spec_file} belongs to another run spec (hash {prev.get('spec_hash')} ≠ "
+                f"{spec_hash}); use another out_dir or remove that run"
+            )
+        if prev.get("data_hash") != data_hash:
+            raise CheckpointError(
+                f"{spec_file} was trained on other data (hash {prev.get('data_hash')} ≠ "
+                f"{data_hash}); use another out_dir or remove that run"
+            )
+
+    model = _build_model(ucfg, tcfg.seed).to(dev)
+    ema = None
+    if tcfg.ema_decay is not None:
+        ema = copy.deepcopy(model).eval()
+        ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=tuple(tcfg.betas),
+                            eps=tcfg.adam_eps, weight_decay=tcfg.weight_decay)
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(tcfg.seed)
+    stream = _BatchStream(x_cpu.shape[0], gen)
+    images_seen = 0
+    step = 0
+    loss_curve: list[tuple[int, float]] = []
+    loss_acc = torch.zeros((), dtype=torch.float32, device=dev)
+    loss_acc_n = 0
+    train_seconds_total = 0.0
+
+    last_file = out / LAST
+    if last_file.exists():
+        ck = load_checkpoint(last_file)
+        if ck.get("kind") != "resume":
+            raise CheckpointError(f"checkpoint {last_file} is not a resume checkpoint")
+        if ck.get("spec_hash") != spec_hash:
+            raise CheckpointError(
+                f"checkpoint {last_file} was made by another run spec (hash "
+                f"{ck.get('spec_hash')} ≠ {spec_hash}); refusing to resume from it"
+            )
+        if ck.get("data_hash") != data_hash:
+            raise CheckpointError(
+                f"checkpoint {last_file} was trained on other data (hash {ck.get('data_hash')} "
+                f"≠ {data_hash}); refusing to resume from it"
+            )
+        try:
+            model.load_state_dict(ck["raw"])
+            if ema is not None:
+                ema.load_state_dict(ck["ema"])
+            opt.load_state_dict(ck["optimizer"])
+            gen.set_state(ck["rng_state"])
+            perm = ck["perm"] if ck["perm"].numel() else None
+            if perm is not None and perm.numel() != x_cpu.shape[0]:
+                raise ValueError(f"stored permutation has {perm.numel()} entries for "
+                                 f"{x_cpu.shape[0]} images")
+            stream = _BatchStream(x_cpu.shape[0], gen, perm, int(ck["perm_pos"]))
+            images_seen = int(ck["images_seen"])
+            step = int(ck["step"])
+            loss_curve = [(int(i), float(v)) for i, v in ck["loss_curve"]]
+            loss_acc = ck["loss_acc"].to(device=dev, dtype=torch.float32)
+            loss_acc_n = int(ck["loss_acc_n"])
+            train_seconds_total = float(ck["train_seconds"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {last_file} is incomplete or inconsistent: "
+                                  f"{type(e).__name__}: {e}") from e
+
+    _atomic_write_json(spec_file, {"spec": run_spec.to_dict(), "spec_hash": spec_hash,
+                                   "data_hash": data_hash, "format": CKPT_FORMAT})
+
+    resumed_from = images_seen
+    target = tcfg.images if stop_after_images is None else min(tcfg.images, stop_after_images)
+    ckpt_points = tcfg.checkpoint_points()
+    schedule = make_schedule(dcfg).to(dev)
+    x_dev, y_dev = x_cpu.to(dev), y_cpu.to(dev)
+    b = tcfg.batch_size
+    params = [p for p in model.parameters()]
+    ema_params = [p for p in ema.parameters()] if ema is not None else None
+
+    def state(kind: str) -> dict:
+        d = {
+            "format": CKPT_FORMAT, "kind": kind,
+            "spec": run_spec.to_dict(), "spec_hash": spec_hash, "data_hash": data_hash,
+            "images_seen": images_seen, "step": step,
+            "raw": _cpu_state(model.state_dict()),
+            "ema": _cpu_state(ema.state_dict()) if ema is not None else None,
+            "loss_curve": [[i, v] for i, v in loss_curve],
+            "bf16": use_bf16, "device": str(dev), "torch_version": str(torch.__version__),
+            "train_seconds": train_seconds_total + (time.perf_counter() - t_start),
+        }
+        if kind == "resume":
+            d.update({
+                "optimizer": opt.state_dict(),
+                "rng_state": gen.get_state(),
+                "perm": stream.perm if stream.perm is not None else torch.zeros(0, dtype=torch.long),
+                "perm_pos": stream.pos if stream.perm is not None else 0,
+                "loss_acc": loss_acc.detach().cpu(), "loss_acc_n": loss_acc_n,
+            })
+        return d
+
+    def write_loss_json():
+        _atomic_write_json(out / LOSS_JSON, {"images": [i for i, _ in loss_curve],
+                                             "loss": [v for _, v in loss_curve],
+                                             "spec_hash": spec_hash})
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=target, initial=images_seen, unit="img", disable=not progress,
+               desc=f"train {out.name}", dynamic_ncols=True, smoothing=0.1)
+    t_start = time.perf_counter()
+    model.train()
+    try:
+        while images_seen < target:
+            idx = stream.next(b)
+            t = torch.randint(0, dcfg.T, (b,), generator=gen)
+            noise = torch.randn((b,) + tuple(x_cpu.shape[1:]), generator=gen)
+            idx_d = idx.to(dev)
+            x0, lab = x_dev[idx_d], y_dev[idx_d]
+            t, noise = t.to(dev), noise.to(dev)
+            lr = lr_at(tcfg, images_seen)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with autocast(dev, use_bf16):
+                loss = training_loss(model, schedule, x0, lab, t, noise, dcfg.loss_weighting,
+                                     min_snr_gamma=dcfg.min_snr_gamma)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
+            opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema_params, params, 1.0 - tcfg.ema_decay)
+            loss_acc += loss.detach().float()
+            loss_acc_n += 1
+            step += 1
+            images_seen += b
+            bar.update(b)
+            finished = images_seen == tcfg.images
+            if images_seen % tcfg.log_every_images == 0 or (finished and loss_acc_n):
+                mean = float(loss_acc) / loss_acc_n
+                if not math.isfinite(mean):
+                    raise FloatingPointError(
+                        f"training loss became {mean} at {images_seen} images ({out}); "
+                        "lower lr or set grad_clip"
+                    )
+                loss_curve.append((images_seen, mean))
+                loss_acc.zero_()
+                loss_acc_n = 0
+                bar.set_postfix(loss=f"{mean:.4f}")
+            if images_seen in ckpt_points:
+                _save_ckpt(out / f"ckpt_{images_seen}.pt", state("snapshot"))
+                _save_ckpt(last_file, state("resume"))
+                write_loss_json()
+            elif tcfg.resume_every_images and images_seen % tcfg.resume_every_images == 0:
+                _save_ckpt(last_file, state("resume"))
+        if images_seen > resumed_from or not last_file.exists():
+            _save_ckpt(last_file, state("resume"))
+        write_loss_json()
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t_start
+    trained = images_seen - resumed_from
+    model.eval()
+    return TrainResult(
+        raw_model=model, ema_model=ema, loss_curve=list(loss_curve), images_seen=images_seen,
+        completed=images_seen >= tcfg.images, wall_seconds=wall,
+        images_per_second=trained / wall if trained and wall > 0 else 0.0,
+        train_seconds_total=train_seconds_total + (wall if trained else 0.0),
+        resumed_from_images=resumed_from, device=str(dev), bf16=use_bf16, out_dir=out,
+        spec=run_spec,
+    )
+
+
+def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto",
+               progress: bool = True) -> list[TrainResult]:
+    """Train several runs; ``jobs`` = [(RunSpec, images, labels, out_dir), ...].
+
+    For now one after another (a later version may batch small models together on a GPU; the
+    call stays the same). Each run resumes independently from its own out_dir."""
+    results = []
+    for k, job in enumerate(jobs):
+        if len(job) != 4:
+            raise ValueError(f"jobs[{k}] must be (RunSpec, images, labels, out_dir), "
+                             f"got {len(job)} items")
+        spec, images, labels, out_dir = job
+        results.append(train(spec, images, labels, out_dir, device=device, progress=progress))
+    return results
+
+
+def load_model(path: Union[str, os.PathLike], which: Literal["ema", "raw"] = "ema",
+               device: DeviceLike = "auto") -> ConditionalUNet:
+    """A trained ConditionalUNet in eval mode from a run directory (its last.pt) or a checkpoint
+    file (last.pt or ckpt_<images>.pt). which="ema" needs a run trained with ema_decay set."""
+    if which not in ("ema", "raw"):
+        raise ValueError(f"which must be 'ema' or 'raw', got {which!r}")
+    path = Path(path)
+    if path.is_dir():
+        path = path / LAST
+    ck = load_checkpoint(path)
+    try:
+        ucfg = UNetConfig.from_dict(ck["spec"]["unet"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} has no valid UNet spec: {e}") from e
+    sd = ck.get(which)
+    if sd is None:
+        raise ValueError(f"checkpoint {path} has no {which!r} weights (trained with "
+                         f"ema_decay=None?); use which='raw'")
+    model = ConditionalUNet(ucfg)
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path}: weights do not fit the stored spec: {e}") from e
+    return model.to(resolve_device(device)).eval()
