@@ -19,6 +19,13 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True)
+def _still_one_thread(_one_thread):
+    """Re-assert it before each test: a library that resets OpenMP (umap-learn through
+    threadpoolctl did) must not change the thread count, and so the rounding, of later tests."""
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def tmp_store(tmp_path, monkeypatch):
     """A fresh, empty results store for one test (training allowed)."""

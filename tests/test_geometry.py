@@ -385,3 +385,17 @@ def test_umap_embed_is_deterministic_with_a_seed():
 def test_umap_embed_rejects_bad_input(kwargs):
     with pytest.raises(ValueError):
         geo.umap_embed(np.random.default_rng(0).normal(size=(20, 3)), **kwargs)
+
+
+def test_umap_leaves_torch_threads_alone():
+    """umap-learn resets the shared OpenMP thread count; umap_embed restores torch's setting."""
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        x = np.random.default_rng(0).standard_normal((60, 4))
+        geo.umap_embed(x, n_neighbors=5)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(n)

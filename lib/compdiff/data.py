@@ -64,22 +64,39 @@ KINDS = ("bump", "sos", "mixed")
 ORIENTATIONS = ("vertical", "horizontal")
 
 _EPS = 1e-9
+# Narrowest width a renderer accepts (px). A bump far narrower than a pixel is numerically a delta
+# (it lights only a pixel whose centre it sits on); below ~1e-162 σ² underflows to 0 and
+# exp(−0/0) would be NaN, so widths are bounded well above that. Above SIGMA_MAX an image is flat
+# at 1 to float32 precision (and past ~1e154 σ² overflows).
+SIGMA_MIN = 1e-3
+SIGMA_MAX = 1e6
 
 
 # ---------------------------------------------------------------------------------------------
 # argument checks (each error names the argument and what is allowed)
 
 
+def _is_number(value) -> bool:
+    """A real scalar (Python, numpy or 0-d array), not a bool."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def _check_sigma(sigma) -> float:
-    if not np.ndim(sigma) == 0 or not np.isfinite(sigma) or not sigma > 0:
-        raise ValueError(f"sigma = {sigma!r} must be a finite number > 0")
+    if not _is_number(sigma) or not np.isfinite(sigma) or not SIGMA_MIN <= sigma <= SIGMA_MAX:
+        raise ValueError(f"sigma = {sigma!r} must lie in [SIGMA_MIN, SIGMA_MAX] = [{SIGMA_MIN:g}, {SIGMA_MAX:g}] px")
     return float(sigma)
 
 
+def _check_count(name: str, value) -> int:
+    if not _is_number(value) or not np.isfinite(value) or int(value) != value or value < 1:
+        raise ValueError(f"{name} = {value!r} must be a positive integer")
+    return int(value)
+
+
 def _check_frame(frame) -> int:
-    if int(frame) != frame or frame < 1:
-        raise ValueError(f"frame = {frame!r} must be a positive integer")
-    return int(frame)
+    return _check_count("frame", frame)
 
 
 def frame_offset(frame: int = DEFAULT_FRAME, canvas: int | None = DEFAULT_CANVAS) -> int:
@@ -87,7 +104,8 @@ def frame_offset(frame: int = DEFAULT_FRAME, canvas: int | None = DEFAULT_CANVAS
     frame = _check_frame(frame)
     if canvas is None:
         return 0
-    if int(canvas) != canvas or canvas < frame or (canvas - frame) % 2:
+    if (not _is_number(canvas) or not np.isfinite(canvas) or int(canvas) != canvas
+            or canvas < frame or (canvas - frame) % 2):
         raise ValueError(
             f"canvas = {canvas!r} must be an integer ≥ frame = {frame} with canvas − frame even"
         )
@@ -114,7 +132,7 @@ def check_labels(labels, name: str = "labels") -> np.ndarray:
 
 
 def _check_width(name: str, width, frame: int) -> float:
-    if not np.isfinite(width) or not 0 < width <= frame:
+    if not _is_number(width) or not np.isfinite(width) or not 0 < width <= frame:
         raise ValueError(f"{name} = {width!r} must lie in (0, frame = {frame}]")
     return float(width)
 
@@ -255,11 +273,10 @@ def visibility(
 
 def lattice(n: int, d: float = 1.0, start: float = 0.0) -> np.ndarray:
     """(n², 2) float64 labels (μx, μy) = start + d·(i, j), i, j = 0…n−1, x varying fastest."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"n = {n!r} must be a positive integer")
-    if not np.isfinite(d) or not d > 0:
+    n = _check_count("n", n)
+    if not _is_number(d) or not np.isfinite(d) or not d > 0:
         raise ValueError(f"d = {d!r} must be a finite number > 0")
-    if not np.isfinite(start):
+    if not _is_number(start) or not np.isfinite(start):
         raise ValueError(f"start = {start!r} must be finite")
     axis = start + d * np.arange(int(n), dtype=np.float64)
     xs, ys = np.meshgrid(axis, axis, indexing="xy")
@@ -267,7 +284,7 @@ def lattice(n: int, d: float = 1.0, start: float = 0.0) -> np.ndarray:
 
 
 def _per_axis(extent: int, d: float, name: str) -> int:
-    if not np.isfinite(d) or not d > 0:
+    if not _is_number(d) or not np.isfinite(d) or not d > 0:
         raise ValueError(f"d = {d!r} must be a finite number > 0")
     n = int(round(extent / d))
     if n < 1 or abs(n * d - extent) > 1e-6:
@@ -363,9 +380,8 @@ def stripe_label_masks(
 
 def subsample_count(n: int, lambda_frac: float) -> int:
     """max(1, round(λ·n)), rounding halves up: the size of a λ-subsample of n labels."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"n = {n!r} must be a positive integer")
-    if not np.isfinite(lambda_frac) or not 0 < lambda_frac <= 1:
+    n = _check_count("n", n)
+    if not _is_number(lambda_frac) or not np.isfinite(lambda_frac) or not 0 < lambda_frac <= 1:
         raise ValueError(f"lambda_frac = {lambda_frac!r} must lie in (0, 1]")
     return max(1, int(np.floor(lambda_frac * n + 0.5)))
 
@@ -373,6 +389,8 @@ def subsample_count(n: int, lambda_frac: float) -> int:
 def subsample_mask(n: int, lambda_frac: float, seed: int) -> np.ndarray:
     """Exactly :func:`subsample_count` True entries among n, chosen by ``Generator(seed)``."""
     k = subsample_count(n, lambda_frac)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed = {seed!r} must be a non-negative integer")
     mask = np.zeros(int(n), dtype=bool)
     mask[np.random.default_rng(seed).permutation(int(n))[:k]] = True
     return mask

@@ -36,6 +36,8 @@ O = Π = 1; 3D torus x-on-y O = 1/2, x-on-x O = Π = 1, y-on-y O = (1 + cos²Δ�
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .data import lattice
@@ -536,6 +538,19 @@ def umap_embed(
             X = pca_project(X, min(pca_dim, M))
     import umap  # lazy: an analysis-only dependency (and slow to import)
 
+    # umap-learn (through threadpoolctl) resets the process's OpenMP thread count, which torch
+    # shares: a later training step would silently run on another number of threads (and so
+    # round differently). Restore torch's setting if torch is loaded; never import it here.
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    try:
+        return _umap_fit(umap, X, n_neighbors, min_dist, n_components, init, seed)
+    finally:
+        if torch is not None and torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
+
+
+def _umap_fit(umap, X, n_neighbors, min_dist, n_components, init, seed) -> np.ndarray:
     reducer = umap.UMAP(
         n_neighbors=n_neighbors,
         min_dist=float(min_dist),

@@ -10,7 +10,8 @@ A run lives in ``results/<experiment>/<run_id>/``:
 ``run_id`` is a hash of the canonical config JSON *and* :data:`ENGINE_VERSION`, so a change of
 either gives a new id. A run made by another engine version for the same config is found by its
 ``config_hash`` and reported as stale (:class:`StaleResultError`), never reused. A file whose
-checksum does not match is reported by name (:class:`CorruptArtifactError`), never used.
+checksum does not match, or that the manifest does not list, is reported by name
+(:class:`CorruptArtifactError`), never used: a :class:`Run` reads only the files its manifest lists.
 
 Writes go to a temporary folder that is renamed into place, so a killed writer leaves no half run;
 a per-run lock file keeps two processes from computing the same run at once.
@@ -29,6 +30,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -123,13 +125,17 @@ class Run:
         return json.loads((self.path / "config.json").read_text())
 
     def json(self, name: str) -> Any:
-        return json.loads((self.path / f"{name}.json").read_text())
+        return json.loads(self.file(f"{name}.json").read_text())
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
-        with np.load(self.path / f"{name}.npz", allow_pickle=False) as z:
+        with np.load(self.file(f"{name}.npz"), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
     def file(self, name: str) -> Path:
+        """The path of an artifact the manifest lists (checked when the run was opened)."""
+        if name not in self.manifest.get("files", {}):
+            listed = ", ".join(sorted(self.manifest.get("files", {})))
+            raise FileNotFoundError(f"run {self.experiment}/{self.run_id} has no artifact {name!r}; it has: {listed}")
         return self.path / name
 
     @property
@@ -150,12 +156,26 @@ def verify(path: Path) -> dict:
         manifest = json.loads(mpath.read_text())
     except (OSError, ValueError) as e:
         raise CorruptArtifactError(f"{mpath}: manifest missing or unreadable ({e})") from None
-    for name, meta in manifest.get("files", {}).items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or "config.json" not in files:
+        raise CorruptArtifactError(f"{mpath}: manifest lists no files (config.json at least); delete the run folder to recompute it")
+    if manifest.get("run_id", path.name) != path.name:
+        raise CorruptArtifactError(f"{mpath}: made for run {manifest.get('run_id')!r}, found in folder {path.name!r}")
+    for name, meta in files.items():
         f = path / name
         if not f.is_file():
             raise CorruptArtifactError(f"{f}: listed in the manifest but missing")
-        if f.stat().st_size != meta["size"] or _sha256(f) != meta["sha256"]:
+        try:
+            size, digest = meta["size"], meta["sha256"]
+        except (KeyError, TypeError):
+            raise CorruptArtifactError(f"{mpath}: no size and sha256 for {name}") from None
+        if f.stat().st_size != size or _sha256(f) != digest:
             raise CorruptArtifactError(f"{f}: checksum mismatch (truncated or altered); delete the run folder to recompute it")
+    extra = sorted(p.name for p in path.iterdir()  # dotfiles (.DS_Store …) are the desktop's, never read
+                   if p.name != "manifest.json" and p.name not in files and not p.name.startswith("."))
+    if extra:
+        raise CorruptArtifactError(f"{path / extra[0]}: not in the manifest (added after the run was written); "
+                                   f"remove it or delete the run folder")
     return manifest
 
 
@@ -179,6 +199,9 @@ def lookup(experiment: str, config: Any) -> Run | None:
     path = _run_path(experiment, rid)
     if path.is_dir():
         manifest = verify(path)
+        if manifest.get("engine_version") != ENGINE_VERSION:
+            raise StaleResultError(f"{path}: made by engine version {manifest.get('engine_version')}, this library is "
+                                   f"engine version {ENGINE_VERSION}; rerun it (delete the old folder) instead of reusing it")
         return Run(experiment, rid, path, manifest)
     stale = _stale_candidates(experiment, config_hash(config))
     if stale:
@@ -249,8 +272,13 @@ def write(experiment: str, config: Any, artifacts: Mapping[str, Any], *, meta: M
 def _lock(experiment: str, rid: str):
     lockdir = paths.results_dir() / ".locks"
     lockdir.mkdir(parents=True, exist_ok=True)
-    with open(lockdir / f"{experiment}-{rid}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    lockfile = lockdir / f"{experiment}-{rid}.lock"
+    with open(lockfile, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process computing {experiment}/{rid} (lock {lockfile})", file=sys.stderr)
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel if that process dies
         try:
             yield
         finally:
@@ -280,6 +308,9 @@ def load_or_compute(experiment: str, config: Any, compute: Callable[[], Mapping[
         run = lookup(experiment, config)  # another process may have finished it meanwhile
         if run is not None:
             return run
+        # a writer killed mid-write leaves its temporary folder; no live writer of this run exists
+        for tmp in _run_path(experiment, rid).parent.glob(f".tmp-{rid}-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
         return write(experiment, config, compute(), meta=meta)
 
 

@@ -37,6 +37,7 @@ import math
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
@@ -140,8 +141,10 @@ class TrainConfig:
         pos_int("images")
         pos_int("log_every_images")
         pos_int("resume_every_images", allow_none=True)
-        if not _is_real(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if (not _is_real(self.weight_decay) or not math.isfinite(self.weight_decay)
+                or self.weight_decay < 0):
+            raise ValueError(f"TrainConfig.weight_decay must be a finite number >= 0, "
+                             f"got {self.weight_decay!r}")
         if (not isinstance(self.betas, tuple) or len(self.betas) != 2
                 or not all(_is_real(b) and 0.0 <= b < 1.0 for b in self.betas)):
             raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
@@ -350,6 +353,14 @@ def load_checkpoint(path: Union[str, os.PathLike]) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    # torch.load does not check the zip's CRC-32s: an altered byte in a tensor would load silently
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read (truncated or corrupt?): {e}") from e
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupt: CRC mismatch in its record {bad}")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - truncated zips raise several types
