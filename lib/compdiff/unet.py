@@ -304,7 +304,14 @@ class SelfAttention(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)  # (B, HW, C)
         q, k, v = self.qkv(self.norm(tokens)).chunk(3, dim=-1)
         heads = lambda z: z.reshape(b, h * w, self.num_heads, c // self.num_heads).transpose(1, 2)
-        a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
+        if torch._C._functorch.is_batchedtensor(q):
+            # under torch.func.vmap (compdiff.batched) SDPA has no batching rule and falls back to a
+            # per-model loop; the same attention written out batches well
+            qh, kh, vh = heads(q), heads(k), heads(v)
+            scores = qh @ kh.transpose(-2, -1) * (qh.shape[-1] ** -0.5)
+            a = scores.softmax(dim=-1) @ vh
+        else:
+            a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
         a = a.transpose(1, 2).reshape(b, h * w, c)
         tokens = tokens + self.proj(a)
         tokens = tokens + self.ff(tokens)
