@@ -14,7 +14,7 @@ FIG     ?= fig01
 # The book build and the tests only replay what results/ holds: a missing run is an error.
 export COMPDIFF_NO_TRAIN ?= 1
 
-.PHONY: venv book figures figure html assumptions test test-lib test-notebooks bench clean
+.PHONY: venv book figures figure html assumptions report test test-lib test-notebooks bench clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ figure: venv
 assumptions: venv
 	$(BIN)/python -m compdiff assumptions
 
-html: venv assumptions
+# The reproduction report is generated from results/ (never typed): book/report.md
+report: venv
+	$(BIN)/python -m compdiff report
+
+html: venv assumptions report
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 	@echo "book: $(CURDIR)/_build/html/index.html"
 

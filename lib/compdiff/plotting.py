@@ -29,11 +29,23 @@ def use_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def save_figure(fig, name: str) -> None:
-    """Write ``fig`` as PNG and SVG under ``figures/`` (metadata stripped for reproducible files)."""
+# Files written by save_figure in this process, in order (the notebook footer lists them).
+SAVED: list = []
+
+
+def save_figure(fig, name: str) -> tuple:
+    """Write ``fig`` as PNG and SVG under ``figures/`` (metadata stripped for reproducible files);
+    returns the two paths."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"figure name {name!r} must be a plain file stem such as 'fig13_percolation_thresholds'")
     paths.FIGURE_FILES.mkdir(parents=True, exist_ok=True)
-    fig.savefig(paths.FIGURE_FILES / f"{name}.png", bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(paths.FIGURE_FILES / f"{name}.svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    png, svg = paths.FIGURE_FILES / f"{name}.png", paths.FIGURE_FILES / f"{name}.svg"
+    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    for p in (png, svg):
+        if p not in SAVED:
+            SAVED.append(p)
+    return png, svg
 
 
 def show_image(ax, img, *, extent=None, title=None, vmin=0.0, vmax=1.0):
