@@ -79,6 +79,16 @@ ROWS: list[Assumption] = [
                "with a small conditioning MLP.", "7"),
     Assumption("Representation read out", "experiments:REPRESENTATION_LAYER", "INFERRED",
                "The predecessor paper analyses 'layer 4' outputs; we read the bottleneck.", "2, 3, 8, 11, 15"),
+    Assumption("Where the representation is read", "experiments:(RepresentationConfig().steps, RepresentationConfig().eta, RepresentationConfig().seed)", "UNKNOWN",
+               "One shared noise image for every label, carried down a DDIM chain (steps, η, noise seed); "
+               "the bottleneck is read at its last step t = 0, and for the final model also at t = T−1 and "
+               "mid-chain (Fig 2 prints the sensitivity).", "2, 3, 8"),
+    Assumption("Periodic model snapshots (cpu profile, images seen)", "experiments:periodic_config('cpu').train.checkpoint_every_images", "INFERRED",
+               "The paper shows epoch 0, 150 and the terminal epoch; we snapshot after the first epoch, through "
+               "the middle and at the end of a 250-epoch budget that fits one sitting on a 2-core CPU.", "2, 3, 8"),
+    Assumption("Ideal tori embedding noise (fraction of the RMS radius)", "geometry:0.01", "INFERRED",
+               "The spec's 1% noise, so the reference histograms of Fig 3 have width; the embedding map is a "
+               "random orthogonal one.", "2, 3"),
     # -- diffusion (spec §1.3)
     Assumption("Diffusion steps T", "diffusion:DiffusionConfig().T", "UNKNOWN", "The DDPM default (Ho et al. 2020).", "all models"),
     Assumption("Noise schedule", "diffusion:(DiffusionConfig().schedule, DiffusionConfig().beta_start, DiffusionConfig().beta_end)", "UNKNOWN",

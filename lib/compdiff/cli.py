@@ -5,6 +5,7 @@
     python -m compdiff figures --profile cpu              # every figure notebook
     python -m compdiff train basic --profile cpu          # fill the store for one experiment
     python -m compdiff assumptions                        # regenerate book/assumptions.md
+    python -m compdiff report                             # regenerate book/report.md from results/
 """
 
 from __future__ import annotations
@@ -64,7 +65,16 @@ def resolve_parameters(key: str, profile: str, device: str, seed: int, extra: li
         raise ConfigError(
             f"unknown parameter(s) {', '.join(unknown)} for {key}; allowed: {', '.join(sorted(allowed))}"
         )
+    _check_common(params["profile"], params["device"], params["seed"])  # -p may have replaced them
     return params
+
+
+def _check_common(profile, device, seed) -> None:
+    experiments.check_profile(profile)
+    if device not in DEVICES:
+        raise ConfigError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed = {seed!r} must be a non-negative integer")
 
 
 def _tag_for_book(path: Path) -> None:
@@ -120,12 +130,16 @@ def _cmd_figure(args) -> int:
 
 def _cmd_figures(args) -> int:
     keys = args.only or sorted(experiments.FIGURES)
+    for key in keys:  # every key checked before the first figure runs
+        experiments.figure(key)
+    _check_common(args.profile, args.device, args.seed)
     for key in keys:
         run_figure(key, profile=args.profile, device=args.device, seed=args.seed, progress=not args.quiet)
     return 0
 
 
 def _cmd_train(args) -> int:
+    _check_common(args.profile, args.device, 0)
     from . import runs
 
     runs.train_experiment(args.experiment, profile=args.profile, device=args.device)
@@ -137,6 +151,14 @@ def _cmd_assumptions(args) -> int:
 
     out = Path(args.output)
     out.write_text(assumptions.render_markdown())
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from . import report
+
+    out = report.write(Path(args.output), profile=args.profile)
     print(f"wrote {out}")
     return 0
 
@@ -176,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("assumptions", help="regenerate the book's assumptions page")
     a.add_argument("--output", default=str(paths.BOOK / "assumptions.md"))
     a.set_defaults(func=_cmd_assumptions)
+
+    r = sub.add_parser("report", help="regenerate the book's reproduction report from results/")
+    r.add_argument("--output", default=str(paths.BOOK / "report.md"))
+    r.add_argument("--profile", default=experiments.DEFAULT_PROFILE,
+                   help=f"profile of the simulations the report runs; one of {', '.join(experiments.PROFILES)}")
+    r.set_defaults(func=_cmd_report)
     return p
 
 
@@ -186,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # the store's errors: a missing, corrupt or stale run, named
+        from .store import StoreError
+
+        if not isinstance(e, StoreError):
+            raise
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

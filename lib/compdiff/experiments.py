@@ -13,6 +13,8 @@ field and a row of :mod:`compdiff.assumptions` (rendered as the book's assumptio
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from . import paths
@@ -39,14 +41,59 @@ def check_choice(name: str, value, allowed) -> None:
         raise ConfigError(f"{name} = {value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}")
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_real(name: str, value, lo=None, hi=None, *, lo_open=False, hi_open=False) -> None:
+    """``value`` is a finite number (not a bool) in the range [lo, hi] (``*_open``: excluded)."""
+    ok = _is_real(value)
+    if ok and lo is not None:
+        ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None:
+        ok = value < hi if hi_open else value <= hi
+    if not ok:
+        if lo is not None and hi is not None:
+            where = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        elif lo is not None:
+            where = f" {'>' if lo_open else '≥'} {lo:g}"
+        elif hi is not None:
+            where = f" {'<' if hi_open else '≤'} {hi:g}"
+        else:
+            where = ""
+        raise ConfigError(f"{name} = {value!r} must be a finite number{where}")
+
+
+def check_int(name: str, value, minimum: int = 0) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name} = {value!r} must be an integer ≥ {minimum}")
+
+
+def check_bool(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} = {value!r} must be True or False")
+
+
 def check_positive(name: str, value) -> None:
-    if not value > 0:
-        raise ConfigError(f"{name} = {value!r} must be > 0")
+    check_real(name, value, 0, lo_open=True)
 
 
 def check_fraction(name: str, value) -> None:
-    if not 0 < value <= 1:
-        raise ConfigError(f"{name} = {value!r} must lie in (0, 1]")
+    check_real(name, value, 0, 1, lo_open=True)
+
+
+def check_tuple(obj, name: str, check, *, min_len: int = 1) -> None:
+    """``obj.name`` is a tuple (a list is converted) of at least ``min_len`` items, each passing
+    ``check(f"{name}[i]", item)``."""
+    value = getattr(obj, name)
+    qual = f"{type(obj).__name__}.{name}"
+    if isinstance(value, list):
+        value = tuple(value)
+        object.__setattr__(obj, name, value)
+    if not isinstance(value, tuple) or len(value) < min_len:
+        raise ConfigError(f"{qual} = {value!r} must be a tuple of at least {min_len} value(s)")
+    for i, item in enumerate(value):
+        check(f"{qual}[{i}]", item)
 
 
 def replace(cfg, **overrides):
@@ -77,8 +124,11 @@ FIGURES: dict[str, Figure] = {
     f.key: f
     for f in [
         Figure("fig01", "fig01_data_examples.ipynb", "Fig 1 — data examples", False),
+        Figure("fig02", "fig02_torus_dynamics.ipynb", "Fig 2 — a periodic-bump model learns a factorized torus", True),
+        Figure("fig03", "fig03_orthogonality.ipynb", "Fig 3 — orthogonality and parallelism tests", True),
         Figure("fig06", "fig06_percolation.ipynb", "Fig 6 — percolation theory of manifold formation", True),
         Figure("fig07", "fig07_unet.ipynb", "Fig 7 — the conditional UNet", True),
+        Figure("fig08", "fig08_ring_tests.ipynb", "Fig 8 — the ring tests explained (reconstruction)", True),
         Figure("fig09", "fig09_latent_space.ipynb", "Fig 9 — stripes, SOS and the 44×44 latent space", False),
         Figure("fig13", "fig13_percolation_thresholds.ipynb", "Fig 13 — percolation at several thresholds", False),
         Figure("fig14", "fig14_percolation_support.ipynb", "Fig 14 — percolation support", True),
@@ -113,12 +163,23 @@ class DataConfig:
     rim_sigmas: float = 3.0  # INFERRED: a hidden coordinate within 3σ of the frame is a "rim" label
 
     def __post_init__(self):
-        check_positive("frame", self.frame)
-        check_positive("sigma", self.sigma)
+        from .data import SIGMA_MAX, SIGMA_MIN
+
+        check_int("DataConfig.frame", self.frame, 1)
+        check_int("DataConfig.canvas", self.canvas, 1)
         if self.canvas < self.frame or (self.canvas - self.frame) % 2:
             raise ConfigError(
-                f"canvas = {self.canvas} must be ≥ frame = {self.frame} with an even difference"
+                f"DataConfig.canvas = {self.canvas!r} must be ≥ frame = {self.frame} with an even difference"
             )
+        check_real("DataConfig.sigma", self.sigma, SIGMA_MIN, SIGMA_MAX)
+        check_tuple(self, "example_mu", check_real, min_len=2)
+        if len(self.example_mu) != 2:
+            raise ConfigError(f"DataConfig.example_mu = {self.example_mu!r} must be one (mu_x, mu_y) pair")
+        check_real("DataConfig.cross_lo", self.cross_lo)
+        check_real("DataConfig.cross_hi", self.cross_hi)
+        if self.cross_hi < self.cross_lo:
+            raise ConfigError(f"DataConfig.cross_lo = {self.cross_lo!r} must be ≤ cross_hi = {self.cross_hi!r}")
+        check_real("DataConfig.rim_sigmas", self.rim_sigmas, 0)
 
     @property
     def offset(self) -> int:
@@ -152,18 +213,26 @@ class PercolationConfig:
     d_max: float = 5.0  # Fig 6b's x-axis range (px)
 
     def __post_init__(self):
-        for s in self.sigmas:
-            check_positive("sigmas", s)
-        for lam in self.lambdas:
-            check_fraction("lambdas", lam)
-        for t in (*self.thresholds, self.fig6_threshold, self.fig14_threshold):
-            if not 0 < t < 1:
-                raise ConfigError(f"threshold {t!r} must lie in (0, 1)")
-        check_positive("L", self.L)
-        check_positive("d", self.d)
-        check_positive("trials", self.trials)
-        check_choice("overlap", self.overlap, ("analytic", "pixel"))
-        check_choice("denominator", self.denominator, ("kept", "all"))
+        from .data import SIGMA_MAX, SIGMA_MIN
+
+        def threshold(name, t):
+            check_real(name, t, 0, 1, lo_open=True, hi_open=True)
+
+        def sigma(name, s):  # the range the renderers accept (overlap="pixel" renders the bumps)
+            check_real(name, s, SIGMA_MIN, SIGMA_MAX)
+
+        check_tuple(self, "sigmas", sigma)
+        check_tuple(self, "lambdas", check_fraction)
+        check_tuple(self, "thresholds", threshold)
+        threshold("PercolationConfig.fig6_threshold", self.fig6_threshold)
+        threshold("PercolationConfig.fig14_threshold", self.fig14_threshold)
+        check_int("PercolationConfig.L", self.L, 1)
+        check_positive("PercolationConfig.d", self.d)
+        check_int("PercolationConfig.trials", self.trials, 1)
+        check_int("PercolationConfig.seed", self.seed, 0)
+        check_choice("PercolationConfig.overlap", self.overlap, ("analytic", "pixel"))
+        check_choice("PercolationConfig.denominator", self.denominator, ("kept", "all"))
+        check_positive("PercolationConfig.d_max", self.d_max)
 
 
 _PERCOLATION = {
@@ -202,15 +271,15 @@ class EvalConfig:
     grid_samples: int = 64  # samples kept as images for the book
 
     def __post_init__(self):
-        check_choice("sampler", self.sampler, ("ddim", "ddpm"))
-        check_positive("steps", self.steps)
-        if not 0 <= self.eta <= 1:
-            raise ConfigError(f"eta = {self.eta!r} must lie in [0, 1]")
-        check_positive("tol", self.tol)
-        check_positive("batch_size", self.batch_size)
-        check_choice("weights", self.weights, ("ema", "raw"))
-        if min(self.ddpm_check_labels, self.grid_samples, self.curve_labels) < 0:
-            raise ConfigError("ddpm_check_labels, grid_samples and curve_labels must be ≥ 0")
+        check_choice("EvalConfig.sampler", self.sampler, ("ddim", "ddpm"))
+        check_int("EvalConfig.steps", self.steps, 1)
+        check_real("EvalConfig.eta", self.eta, 0, 1)
+        check_positive("EvalConfig.tol", self.tol)
+        check_int("EvalConfig.seed", self.seed, 0)
+        check_int("EvalConfig.batch_size", self.batch_size, 1)
+        check_choice("EvalConfig.weights", self.weights, ("ema", "raw"))
+        for name in ("ddpm_check_labels", "curve_labels", "grid_samples"):
+            check_int(f"EvalConfig.{name}", getattr(self, name), 0)
 
 
 @dataclass(frozen=True)
@@ -227,11 +296,39 @@ class BumpRunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)  # scored at every training snapshot
 
     def __post_init__(self):
-        check_positive("sigma", self.sigma)
-        check_positive("n", self.n)
-        check_positive("d", self.d)
+        from .data import DEFAULT_FRAME, SIGMA_MAX, SIGMA_MIN
+
+        check_real("BumpRunConfig.sigma", self.sigma, SIGMA_MIN, SIGMA_MAX)
+        check_int("BumpRunConfig.n", self.n, 1)
+        check_positive("BumpRunConfig.d", self.d)
+        check_bool("BumpRunConfig.periodic", self.periodic)
         if self.unet is None or self.diffusion is None or self.train is None:
-            raise ConfigError("unet, diffusion and train configs are required")
+            raise ConfigError("BumpRunConfig: unet, diffusion and train configs are required")
+        from .diffusion import DiffusionConfig
+        from .train import TrainConfig
+        from .unet import UNetConfig
+
+        for name, typ in (("unet", UNetConfig), ("diffusion", DiffusionConfig), ("train", TrainConfig),
+                          ("eval", EvalConfig)):
+            if not isinstance(getattr(self, name), typ):
+                raise ConfigError(f"BumpRunConfig.{name} = {getattr(self, name)!r} must be a {typ.__name__}")
+        # the images are rendered on the data module's default frame, labels inside it
+        if self.unet.image_size != DEFAULT_FRAME:
+            raise ConfigError(f"BumpRunConfig.unet.image_size = {self.unet.image_size} must be {DEFAULT_FRAME} "
+                              f"(the bump images are {DEFAULT_FRAME}×{DEFAULT_FRAME})")
+        span, room = ((self.n * self.d, DEFAULT_FRAME) if self.periodic else
+                      ((self.n - 1) * self.d, DEFAULT_FRAME - 1))
+        if span > room + 1e-9:
+            raise ConfigError(
+                f"BumpRunConfig: n = {self.n} labels of spacing d = {self.d:g} span {span:g} px, more than "
+                f"the frame holds ({room}{' on the torus' if self.periodic else ''}); lower n or d"
+            )
+        if self.eval.weights == "ema" and self.train.ema_decay is None:
+            raise ConfigError("BumpRunConfig.eval.weights = 'ema' needs train.ema_decay (it is None); "
+                              "set one or use weights='raw'")
+        if self.eval.sampler == "ddim" and self.eval.steps > self.diffusion.T:
+            raise ConfigError(f"BumpRunConfig.eval.steps = {self.eval.steps} must be ≤ diffusion.T = "
+                              f"{self.diffusion.T} (DDIM visits a subset of the T timesteps)")
 
 
 def _engine_configs():
@@ -269,12 +366,70 @@ def basic_config(profile: str, *, seed: int = 0, **overrides) -> BumpRunConfig:
             unet=presets["paper"], diffusion=DiffusionConfig(),
             train=TrainConfig(lr=3e-4, batch_size=64, images=307_200, seed=seed,
                               checkpoint_every_images=30_720),
-            eval=EvalConfig(sampler="ddpm", ddpm_check_labels=0),
+            eval=EvalConfig(sampler="ddpm", ddpm_check_labels=0, weights="raw"),  # spec: no EMA
         )
     return replace(cfg, **overrides)
 
 
-EXPERIMENTS = {"basic": basic_config}
+@dataclass(frozen=True)
+class RepresentationConfig:
+    """How the representation cloud of Figs 2, 3, 8 is read (spec §1.2; UNKNOWN in the paper).
+
+    One shared noise image x_T (sample index ``noise_index`` under ``seed``, the same for every
+    label, and the same per-step noise) is carried down a DDIM chain for every label; the
+    bottleneck output is recorded at the chain's last step (t = 0) at every snapshot and, for the
+    final model, also at its first step (t = T−1) and its middle step (sensitivity to t)."""
+
+    steps: int = 20  # INFERRED: DDIM steps of the chain (fewer than the accuracy sampler: cost)
+    eta: float = 1.0  # INFERRED: as the accuracy sampler
+    seed: int = 4321  # INFERRED
+    noise_index: int = 0
+    batch_size: int = 512
+
+    def __post_init__(self):
+        check_int("RepresentationConfig.steps", self.steps, 1)
+        check_real("RepresentationConfig.eta", self.eta, 0, 1)
+        check_int("RepresentationConfig.batch_size", self.batch_size, 1)
+        check_int("RepresentationConfig.seed", self.seed, 0)
+        check_int("RepresentationConfig.noise_index", self.noise_index, 0)
+
+
+@dataclass(frozen=True)
+class TorusRunConfig(BumpRunConfig):
+    """A bump run whose representation cloud is recorded at every snapshot (Figs 2, 3, 8)."""
+
+    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+
+
+def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConfig:
+    """Figs 2, 3, 8: periodic 2D bumps, σ = 1, all 1024 labels of the 32×32 torus lattice, with
+    snapshots early (≈ epoch 1), through the middle and at the end of training."""
+    base = basic_config(profile, seed=seed)
+    tr = base.train
+    if profile == "smoke":
+        points = (320, 1_600, 3_200)
+        ev = replace(base.eval, ddpm_check_labels=0)
+        rep = RepresentationConfig(steps=5, batch_size=64)
+    elif profile == "cpu":
+        # A shorter budget than the basic run (256k images, 250 epochs) so that training and the
+        # analysis of six snapshots fit one sitting on a 2-core CPU; the DDPM cross-check is left
+        # to the basic run, which uses the same sampler and recipe.
+        tr = replace(tr, images=256_000)
+        points = (1_024, 32_000, 64_000, 128_000, 192_000, 256_000)
+        ev = replace(base.eval, ddpm_check_labels=0)
+        rep = RepresentationConfig()
+    else:  # paper: epoch 0 (the first epoch), then every 30 epochs to 300 (spec: every 10)
+        points = (1_024,) + tuple(range(30_720, tr.images + 1, 30_720))
+        ev = base.eval
+        rep = RepresentationConfig(steps=50)
+    cfg = TorusRunConfig(
+        sigma=base.sigma, n=base.n, d=base.d, periodic=True, unet=base.unet, diffusion=base.diffusion,
+        train=replace(tr, checkpoint_every_images=points), eval=ev, representation=rep,
+    )
+    return replace(cfg, **overrides)
+
+
+EXPERIMENTS = {"basic": basic_config, "periodic": periodic_config}
 
 
 def experiment_config(name: str, profile: str, **kw):

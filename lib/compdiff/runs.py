@@ -17,7 +17,7 @@ import torch
 
 from . import data, evaluate, experiments, paths, store
 from .devices import resolve_device
-from .diffusion import make_schedule, sample_ddim, sample_ddpm
+from .diffusion import ddim_timesteps, make_schedule, sample_ddim, sample_ddpm
 from .train import RunSpec, load_model, train
 from .unet import count_parameters
 
@@ -40,6 +40,23 @@ def generate(model, schedule, labels: np.ndarray, ev: experiments.EvalConfig, *,
     else:
         x0 = sample_ddim(model, schedule, lab, steps=ev.steps, eta=ev.eta, **common)
     return data.from_model_range(x0[:, 0].numpy()).astype(np.float32)
+
+
+def representation(model, schedule, labels: np.ndarray, rep, *, image_size: int = 32, device="auto",
+                   all_steps: bool = False, progress: bool = False) -> dict[int, np.ndarray]:
+    """Bottleneck activations {t: (M, C, h, w)} of every label along one shared-noise DDIM chain
+    (:class:`~compdiff.experiments.RepresentationConfig`): at its last step (t = 0), and with
+    ``all_steps`` also at its first (t = T−1) and middle steps."""
+    visited = ddim_timesteps(schedule.T, rep.steps)
+    ts = [visited[-1]]
+    if all_steps:
+        ts = sorted({visited[0], visited[len(visited) // 2], visited[-1]}, reverse=True)
+    lab = torch.as_tensor(labels, dtype=torch.float32)
+    _, feats = sample_ddim(model, schedule, lab, steps=rep.steps, eta=rep.eta, seed=rep.seed,
+                           indices=[rep.noise_index] * len(lab), device=device, batch_size=rep.batch_size,
+                           shape=(1, image_size, image_size), return_features_at=ts, progress=progress,
+                           autocast="auto")
+    return {int(t): f.numpy() for t, f in feats.items()}
 
 
 def failure_modes(score) -> dict:
@@ -78,11 +95,20 @@ def run_bump(cfg: experiments.BumpRunConfig, *, scratch, device="auto", progress
     subset = np.arange(len(eval_labels))
     if 0 < ev.curve_labels < len(eval_labels):  # a fixed random subset for the snapshots before the last
         subset = np.sort(rng.choice(len(eval_labels), size=ev.curve_labels, replace=False))
+    rep_cfg = getattr(cfg, "representation", None)
+    reps: dict[str, np.ndarray] = {}
     for k, snap in enumerate(snapshots):
         last = k == len(snapshots) - 1
         idx = np.arange(len(eval_labels)) if last else subset
         model = load_model(snap, which=ev.weights, device=dev)
         ck = torch.load(snap, map_location="cpu", weights_only=True)
+        if rep_cfg is not None:
+            feats = representation(model, schedule, eval_labels, rep_cfg, image_size=N, device=dev,
+                                   all_steps=last, progress=progress)
+            for t, f in feats.items():
+                if t == 0 or last:
+                    reps[f"s{k}_t{t}"] = f.reshape(len(f), -1).astype(np.float16)
+            reps.setdefault("images", []).append(int(ck["images_seen"]))
         t0 = time.perf_counter()
         imgs = generate(model, schedule, eval_labels[idx], ev, image_size=N, device=dev, progress=progress)
         s = score(imgs, eval_labels[idx])
@@ -129,6 +155,10 @@ def run_bump(cfg: experiments.BumpRunConfig, *, scratch, device="auto", progress
                     "n_bumps": np.asarray(final_score.n_bumps, np.int16),
                     "grid_index": grid_idx, "grid_images": final_images[grid_idx].astype(np.float16)},
     }
+    if rep_cfg is not None:
+        reps["images"] = np.asarray(reps["images"], np.int64)
+        reps["labels"] = eval_labels
+        artifacts["representations"] = reps
     if n_params <= MAX_STORED_PARAMETERS:
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in final_model.state_dict().items()}, buf)
