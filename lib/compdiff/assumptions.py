@@ -102,6 +102,10 @@ ROWS: list[Assumption] = [
                "Fig 2 shows a checkpoint at epoch 150 before the terminal one: 300 epochs of 1024 images.", "2, 7"),
     Assumption("CPU recipe (lr, schedule, EMA, images seen)", "experiments:(basic_config('cpu').train.lr, basic_config('cpu').train.lr_schedule, basic_config('cpu').train.ema_decay, basic_config('cpu').train.images)", "INFERRED",
                "The fastest recipe a CPU prototype found (MEASURED.md), with a cosine decay; samples use the EMA weights.", "7"),
+    Assumption("CPU recipe of the periodic model (lr schedule, loss weighting)", "experiments:(periodic_config('cpu').train.lr_schedule, periodic_config('cpu').diffusion.loss_weighting)", "INFERRED",
+               "Changed from the basic recipe after it failed to teach the tiny model the label within 320k "
+               "images: a constant lr, and min-SNR-5 weighting (Hang et al. 2023), which moves the loss "
+               "towards the noisy steps where the label matters. Not the paper's (its loss is UNKNOWN).", "2, 3, 8"),
     # -- evaluation (spec §1.5)
     Assumption("Accuracy tolerance (px per axis)", "experiments:EvalConfig().tol", "INFERRED",
                "The author's later code scores peaks within ±1 pixel; a sample must also hold exactly one bump.", "all accuracies"),
