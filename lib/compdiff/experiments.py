@@ -416,7 +416,7 @@ def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConf
         # to the basic run, which uses the same sampler and recipe.
         # Constant lr and min-SNR loss weighting: with the basic recipe (cosine decay, plain MSE)
         # neither 256k nor 320k images taught the tiny model to use the label (accuracy 0.3%,
-        # run d0b545cf8e7f4135); this recipe started to (our choice; the assumptions page).
+        # an earlier run, since removed from the store); this recipe started to (our choice; the assumptions page).
         tr = replace(tr, images=256_000, lr_schedule="constant")
         diffusion = replace(diffusion, loss_weighting="min_snr")
         points = (1_024, 32_000, 64_000, 128_000, 192_000, 256_000)
