@@ -2,7 +2,7 @@
 trained one after another by the plain loop (compdiff.train.train), in the same process.
 
     PYTHONPATH=lib python benchmarks/bench_batched.py [--presets micro tiny] [--ks 1 8 32]
-        [--steps 6] [--batch 64] [--device cpu] [--threads N]
+        [--steps 6] [--batch 64] [--device cpu] [--threads N] [--precisions fp32 bf16]
 
 Both paths run the real trainers end to end (data prep, RNG draws, AdamW, EMA, checkpoint files)
 for ``--steps`` steps per model, in temporary folders. Sequential and batched are timed in
@@ -25,13 +25,13 @@ import torch
 
 from compdiff import data
 from compdiff.batched import train_batched
-from compdiff.devices import resolve_device
+from compdiff.devices import resolve_bf16, resolve_device
 from compdiff.diffusion import DiffusionConfig
 from compdiff.train import RunSpec, TrainConfig, train
 from compdiff.unet import PRESETS, count_parameters, build_unet
 
 
-def jobs_for(preset: str, K: int, steps: int, batch: int, root: str):
+def jobs_for(preset: str, K: int, steps: int, batch: int, root: str, bf16: bool = False):
     ucfg = PRESETS[preset]
     n = ucfg.image_size
     labels = data.lattice(n, 1.0)
@@ -39,7 +39,7 @@ def jobs_for(preset: str, K: int, steps: int, batch: int, root: str):
     out = []
     for k in range(K):
         tc = TrainConfig(lr=2e-3, batch_size=batch, images=batch * steps, ema_decay=0.995, seed=k,
-                         log_every_images=batch, resume_every_images=None, bf16=False)
+                         log_every_images=batch, resume_every_images=None, bf16=bf16)
         out.append((RunSpec(ucfg, DiffusionConfig(), tc), images, labels, os.path.join(root, f"r{k}")))
     return out
 
@@ -67,33 +67,36 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--precisions", nargs="+", default=None, choices=["fp32", "bf16"],
+                    help="default: fp32, and bf16 autocast too where the device runs it natively")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
+    precisions = a.precisions or (["fp32", "bf16"] if resolve_bf16("auto", dev) else ["fp32"])
     print(f"device {dev}, {torch.get_num_threads()} torch threads, load average before "
-          f"{os.getloadavg()[0]:.2f}; {a.steps} steps of batch {a.batch} per model, fp32, "
+          f"{os.getloadavg()[0]:.2f}; {a.steps} steps of batch {a.batch} per model, "
           f"median of {a.rounds} alternating rounds")
     print()
-    print("| preset | params | K | sequential img/s | batched img/s | batched / sequential |")
-    print("|---|---|---|---|---|---|")
-    for preset in a.presets:
+    print("| preset | params | precision | K | sequential img/s | batched img/s | batched / sequential |")
+    print("|---|---|---|---|---|---|---|")
+    for preset, prec in [(p, q) for p in a.presets for q in precisions]:
         params = count_parameters(build_unet(PRESETS[preset]))
         for K in a.ks:
             if dev.type == "cpu" and K * params * a.steps > 8 * 410_000 * 12:
-                print(f"| {preset} | {params:,d} | {K} | – | – | skipped on CPU (too long) |")
+                print(f"| {preset} | {params:,d} | {prec} | {K} | – | – | skipped on CPU (too long) |")
                 continue
             seq, bat = [], []
             for r in range(a.rounds):
                 with tempfile.TemporaryDirectory() as root:
-                    jobs = jobs_for(preset, K, a.steps, a.batch, root)
+                    jobs = jobs_for(preset, K, a.steps, a.batch, root, bf16=prec == "bf16")
                     if r % 2 == 0:
                         seq.append(time_sequential(jobs, dev)); bat.append(time_batched(jobs, dev))
                     else:
                         bat.append(time_batched(jobs, dev)); seq.append(time_sequential(jobs, dev))
             imgs = K * a.steps * a.batch
             s, b = statistics.median(seq), statistics.median(bat)
-            print(f"| {preset} | {params:,d} | {K} | {imgs / s:.0f} | {imgs / b:.0f} | **{s / b:.2f}×** |")
+            print(f"| {preset} | {params:,d} | {prec} | {K} | {imgs / s:.0f} | {imgs / b:.0f} | **{s / b:.2f}×** |")
     print()
     print(f"load average after {os.getloadavg()[0]:.2f}")
 

@@ -226,3 +226,33 @@ def test_devices():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
     with autocast("cpu", False):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_wsd_schedule_and_its_checks():
+    from compdiff.train import TrainConfig, lr_at
+
+    c = TrainConfig(lr=1e-3, batch_size=10, images=1000, lr_schedule="wsd", decay_images=400, warmup_images=100)
+    assert lr_at(c, 0) == pytest.approx(1e-4)  # warmup
+    assert lr_at(c, 100) == lr_at(c, 590) == 1e-3  # stable
+    assert lr_at(c, 600) == pytest.approx(1e-3) and lr_at(c, 800) == pytest.approx(5e-4)  # linear decay
+    assert lr_at(c, 990) == pytest.approx(2.5e-5)
+    assert "decay_images" in c.to_dict()
+    with pytest.raises(ValueError, match="decay_images"):
+        TrainConfig(images=1000, batch_size=10, lr_schedule="wsd")
+    with pytest.raises(ValueError, match="decay_images"):
+        TrainConfig(images=1000, batch_size=10, decay_images=100)  # constant schedule
+    with pytest.raises(ValueError, match="decay_images"):
+        TrainConfig(images=1000, batch_size=10, lr_schedule="wsd", decay_images=2000)
+    with pytest.raises(ValueError, match="'wsd'"):
+        TrainConfig(lr_schedule="step")
+
+
+def test_a_field_at_its_default_leaves_run_ids_alone():
+    """decay_images was added after runs were stored: at its default it is not in the config JSON."""
+    from compdiff import store
+    from compdiff.train import TrainConfig
+
+    assert "decay_images" not in TrainConfig().to_dict()
+    assert "decay_images" not in store.canonical_json(TrainConfig())
+    wsd = TrainConfig(images=1000, batch_size=10, lr_schedule="wsd", decay_images=100)
+    assert '"decay_images":100' in store.canonical_json(wsd)

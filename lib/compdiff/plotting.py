@@ -82,6 +82,52 @@ def mass_ratio_panel(ax, lambdas, curves, sigmas, *, title=None, legend=True):
     return ax
 
 
+def label_map(ax, train_labels, *, offset=0.0, frame=32, canvas=None, held_out=None, title=None):
+    """Training labels as dots (Figs 4a–b, 9, 10a/d, 11a, 12a–b), the visible frame as a blue
+    square, and ``held_out`` (an (M, 2) array of labels) as red squares."""
+    import matplotlib.patches as patches
+
+    ext = canvas if canvas else frame
+    if held_out is not None and len(held_out):
+        ax.scatter(held_out[:, 0], held_out[:, 1], s=6, marker="s", color="tab:red", alpha=0.35, lw=0,
+                   label="held out")
+    ax.scatter(train_labels[:, 0], train_labels[:, 1], s=1.5, c="k", lw=0, label="trained")
+    ax.add_patch(patches.Rectangle((offset - 0.5, offset - 0.5), frame, frame, fill=False, ec="tab:blue", lw=1))
+    ax.set(xlim=(-1, ext), ylim=(ext, -1), aspect="equal", xlabel="μx", ylabel="μy")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def accuracy_map(ax, labels, correct, *, offset=0.0, frame=32, title=None):
+    """Per-label correctness over the frame lattice as an image (green right, red wrong)."""
+    grid = np.full((frame, frame), np.nan)
+    ij = np.rint(np.asarray(labels) - offset).astype(int)
+    grid[ij[:, 1], ij[:, 0]] = np.asarray(correct, float)
+    cmap = plt.get_cmap("RdYlGn").copy()
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, extent=(offset - 0.5, offset + frame - 0.5, offset + frame - 0.5, offset - 0.5),
+              interpolation="nearest")
+    ax.set(xlabel="μx", ylabel="μy")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def image_grid(fig, cell, images, *, k=5, labels=None, offset=0.0, title=None):
+    """A k×k grid of images in one gridspec cell (Figs 10c/f), the label marked with +."""
+    sub = cell.subgridspec(k, k, wspace=0.05, hspace=0.05)
+    for i in range(k * k):
+        ax = fig.add_subplot(sub[i // k, i % k])
+        ax.set_axis_off()
+        if i < len(images):
+            show_image(ax, np.asarray(images[i], np.float32))
+            if labels is not None:
+                ax.plot(labels[i][0] - offset, labels[i][1] - offset, "+", color="tab:orange", ms=4, mew=0.7)
+            if i == 0 and title:
+                ax.set_title(title, loc="left", fontsize=8)
+    return fig
+
+
 def not_yet_reproduced(ax, text: str) -> None:
     """An empty panel that says plainly what is missing and which work will fill it."""
     ax.set_axis_off()

@@ -63,7 +63,11 @@ class StaleResultError(StoreError):
 
 def _jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {"__type__": type(obj).__name__, **{f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+        # a field added after runs were stored carries metadata omit_default=True: left out of the
+        # config (and so of the run id) while it holds its default, so older runs keep their ids
+        return {"__type__": type(obj).__name__,
+                **{f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                   if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)}}
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

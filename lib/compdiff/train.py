@@ -38,7 +38,7 @@ import os
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
 
@@ -87,8 +87,10 @@ class TrainConfig:
 
     lr, betas, adam_eps, weight_decay: AdamW. batch_size: images per step.
     images: budget in images seen (a multiple of batch_size).
-    lr_schedule: "constant" or "cosine" (from lr to 0 at the end of the budget), after a linear
-      warmup over warmup_images (0 = none).
+    lr_schedule: "constant", "cosine" (from lr to 0 at the end of the budget) or "wsd"
+      (warmup-stable-decay: constant, then linear to 0 over the last decay_images), after a
+      linear warmup over warmup_images (0 = none).
+    decay_images: the decay span of "wsd" in images (> 0 for "wsd", else 0).
     grad_clip: max global gradient norm, or None (off).
     ema_decay: None (off) or a decay in (0, 1); the EMA weights are saved as "ema", the trained
       ones as "raw".
@@ -108,6 +110,7 @@ class TrainConfig:
     adam_eps: float = 1e-8
     lr_schedule: str = "constant"
     warmup_images: int = 0
+    decay_images: int = field(default=0, metadata={"omit_default": True})
     grad_clip: Optional[float] = None
     ema_decay: Optional[float] = None
     bf16: Bf16Flag = "auto"
@@ -148,10 +151,16 @@ class TrainConfig:
         if (not isinstance(self.betas, tuple) or len(self.betas) != 2
                 or not all(_is_real(b) and 0.0 <= b < 1.0 for b in self.betas)):
             raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
+        if self.lr_schedule not in ("constant", "cosine", "wsd"):
             raise ValueError(
-                f"TrainConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}"
+                f"TrainConfig.lr_schedule must be 'constant', 'cosine' or 'wsd', got {self.lr_schedule!r}"
             )
+        if not _is_int(self.decay_images) or not (0 <= self.decay_images <= self.images - self.warmup_images):
+            raise ValueError(f"TrainConfig.decay_images must be an int in [0, images − warmup_images = "
+                             f"{self.images - self.warmup_images}], got {self.decay_images!r}")
+        if (self.lr_schedule == "wsd") != (self.decay_images > 0):
+            raise ValueError("TrainConfig.decay_images must be > 0 with lr_schedule='wsd' and 0 otherwise, "
+                             f"got lr_schedule={self.lr_schedule!r}, decay_images={self.decay_images!r}")
         if not _is_int(self.warmup_images) or not (0 <= self.warmup_images <= self.images):
             raise ValueError(
                 f"TrainConfig.warmup_images must be an int in [0, images={self.images}], "
@@ -203,6 +212,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for f in fields(self):  # see store._jsonable: such a field is left out at its default
+            if f.metadata.get("omit_default") and d[f.name] == f.default:
+                del d[f.name]
         d["betas"] = list(self.betas)
         if isinstance(self.checkpoint_every_images, tuple):
             d["checkpoint_every_images"] = list(self.checkpoint_every_images)
@@ -283,6 +295,9 @@ def lr_at(cfg: TrainConfig, images_seen: int) -> float:
         return cfg.lr * min(step_end / cfg.warmup_images, 1.0)
     if cfg.lr_schedule == "constant":
         return cfg.lr
+    if cfg.lr_schedule == "wsd":
+        start = cfg.images - cfg.decay_images
+        return cfg.lr * min(1.0, max(cfg.images - images_seen, 0) / cfg.decay_images) if images_seen >= start else cfg.lr
     span = max(cfg.images - cfg.warmup_images, 1)
     frac = min(max(images_seen - cfg.warmup_images, 0) / span, 1.0)
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
