@@ -46,7 +46,8 @@ def main():
         if i95 and base.get("i95"):
             ratio = f"**{base['i95'] / i95:.2f}×** fewer"
         elif i95:
-            ratio = f"> **{base['budget'] / i95:.2f}×** fewer (the first recipe never reached 95% in {base['budget']:,d})"
+            ratio = (f"not measurable: the first recipe ended at {base['budget'] // 1000}k images below 95% "
+                     f"(and below 1%), so only '> {base['budget'] / i95:.2f}×' is known")
         else:
             ratio = "–"
         fmt = lambda v: "not reached" if v is None else f"{v / 1000:,.0f}k"

@@ -155,17 +155,17 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.lr_schedule must be 'constant', 'cosine' or 'wsd', got {self.lr_schedule!r}"
             )
+        if not _is_int(self.warmup_images) or not (0 <= self.warmup_images <= self.images):
+            raise ValueError(
+                f"TrainConfig.warmup_images must be an int in [0, images={self.images}], "
+                f"got {self.warmup_images!r}"
+            )
         if not _is_int(self.decay_images) or not (0 <= self.decay_images <= self.images - self.warmup_images):
             raise ValueError(f"TrainConfig.decay_images must be an int in [0, images − warmup_images = "
                              f"{self.images - self.warmup_images}], got {self.decay_images!r}")
         if (self.lr_schedule == "wsd") != (self.decay_images > 0):
             raise ValueError("TrainConfig.decay_images must be > 0 with lr_schedule='wsd' and 0 otherwise, "
                              f"got lr_schedule={self.lr_schedule!r}, decay_images={self.decay_images!r}")
-        if not _is_int(self.warmup_images) or not (0 <= self.warmup_images <= self.images):
-            raise ValueError(
-                f"TrainConfig.warmup_images must be an int in [0, images={self.images}], "
-                f"got {self.warmup_images!r}"
-            )
         if self.grad_clip is not None:
             pos_real("grad_clip")
         if self.ema_decay is not None and (not _is_real(self.ema_decay)
