@@ -286,16 +286,17 @@ def run_compose(cfg: experiments.ComposeRunConfig, *, scratch, device="auto", pr
     artifacts["samples"].update({f"mask_{k}": m for k, m in masks.items()})
     if cfg.train_label_eval and cfg.kind != "bump" and cfg.dataset in ("stripes", "sos_stripes", "bump_stripes"):
         rng = np.random.default_rng(cfg.eval.seed + 1)
-        one_d = ~(data.in_frame(ds.labels[:, 0], offset=6.0) & data.in_frame(ds.labels[:, 1], offset=6.0))
+        offset = data.frame_offset(data.DEFAULT_FRAME, cfg.canvas)
+        one_d = ~(data.in_frame(ds.labels[:, 0], offset=offset) & data.in_frame(ds.labels[:, 1], offset=offset))
         pool = np.flatnonzero(one_d)
         pick = np.sort(rng.choice(pool, size=min(cfg.train_label_eval, len(pool)), replace=False))
         lab = ds.labels[pick]
         gen = generate(model, make_schedule(cfg.diffusion), lab, cfg.eval, image_size=cfg.unet.image_size,
                        device=dev, progress=progress)
         if cfg.kind == "sos":
-            ok = evaluate.sos_accuracy(gen, lab, offset=6.0, tol=cfg.eval.tol).correct
+            ok = evaluate.sos_accuracy(gen, lab, offset=offset, tol=cfg.eval.tol).correct
         else:
-            ok = evaluate.mixed_accuracy(gen, lab, offset=6.0, tol=cfg.eval.tol)
+            ok = evaluate.mixed_accuracy(gen, lab, offset=offset, tol=cfg.eval.tol)
         artifacts["metrics"]["train_1d_accuracy"] = float(np.mean(ok))
         artifacts["metrics"]["train_1d_labels"] = int(len(pick))
         artifacts["train_1d"] = {"labels": lab, "correct": np.asarray(ok),
@@ -312,10 +313,11 @@ def get_bump_run(experiment: str, cfg: experiments.BumpRunConfig, *, device="aut
                                  meta={"device_requested": str(device)})
 
 
-def get_compose_run(cfg: experiments.ComposeRunConfig, *, device="auto", progress=True) -> store.Run:
+def get_compose_run(cfg: experiments.ComposeRunConfig, *, experiment: str = "compose", device="auto",
+                    progress=True) -> store.Run:
     """The stored run of one composition model (trained and scored on a miss)."""
-    scratch = paths.runs_dir() / "compose" / store.run_id(cfg)
-    return store.load_or_compute("compose", cfg,
+    scratch = paths.runs_dir() / experiment / store.run_id(cfg)
+    return store.load_or_compute(experiment, cfg,
                                  lambda: run_compose(cfg, scratch=scratch, device=device, progress=progress),
                                  meta={"device_requested": str(device)})
 
@@ -348,8 +350,8 @@ def get_sweep(experiment: str, cfgs: dict, *, device="auto", progress=True,
                                  paths.runs_dir() / experiment / store.run_id(cfg)))
                 train_batched(jobs, dev, progress=progress, max_models=k)
                 for n in chunk:
-                    get_compose_run(cfgs[n], device=device, progress=progress)
-    return {n: get_compose_run(cfgs[n], device=device, progress=progress) for n in names}
+                    get_compose_run(cfgs[n], experiment=experiment, device=device, progress=progress)
+    return {n: get_compose_run(cfgs[n], experiment=experiment, device=device, progress=progress) for n in names}
 
 
 def sweep_batch_size(device) -> int:
