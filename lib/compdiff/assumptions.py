@@ -126,6 +126,35 @@ ROWS: list[Assumption] = [
     Assumption("Fig 12 hole widths W (cpu profile)", "experiments:COMPOSE_GRIDS['cpu']['hole_width']", "INFERRED",
                "The spec suggests W ∈ {2, …, 16}; two widths on a CPU. Interior = centred at (16, 16), "
                "exterior = the corner [32 − W, 32)² (the author's later code has these two modes).", "12"),
+    Assumption("Fig 6e grid: σ and λ (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu']['sigma'], EFFICIENCY_GRIDS['cpu']['lambda'])", "INFERRED",
+               "The spec suggests σ ∈ {0.1, 0.25, 0.5, 0.75, 1, 1.5} and λ in steps of 0.1; on a CPU four σ whose "
+               "simulated λ_c spread from never (0.1) to 0.05 (1.0), and six λ, denser where they jump.", "6, 14, 15"),
+    Assumption("Fig 5 grid: N and subsampling shares (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu']['N'], EFFICIENCY_GRIDS['cpu']['p_bump'], EFFICIENCY_GRIDS['cpu']['p_mixed'])", "INFERRED",
+               "The spec suggests N ∈ {16, 24, 32, 40, 48}; three N on a CPU. The 2D-only shares are the "
+               "Fig 6e λ grid (its σ = 1 column is Fig 5a's N = 32 curve); the mixed shares go lower, "
+               "since the stripes carry most of the factors.", "5"),
+    Assumption("UNet and budget at other image sizes N (attention resolutions at N = 16)",
+               "experiments:unet_at(efficiency_sweep('cpu')['fig06_s1_l1'].unet, 16).attention_resolutions", "INFERRED",
+               "The same UNet at every N, its attention at the same levels (resolutions scaled by N/32), "
+               "and the composition budget (COMPOSE_CPU_IMAGES images) at every N and share.", "5"),
+    Assumption("Latent margin of the stripes at any N (px each side)", "experiments:LATENT_MARGIN", "INFERRED",
+               "Fig 9 states a 44×44 canvas for the 32×32 frame (6 px each side); we keep 6 px at every N "
+               "(the spec leaves fixed or scaled open).", "5"),
+    Assumption("Which labels a subsample keeps", "experiments:ComposeRunConfig.split_seed", "INFERRED",
+               "Exactly round(λ·N²) labels, drawn by a seeded permutation (data.subsample_mask); the rest "
+               "are the held-out (OOD) labels.", "4g, 5, 6, 14"),
+    Assumption("Fig 14c losses: validation set and draws", "experiments:EFFICIENCY_LOSS_DRAWS", "INFERRED",
+               "Plain (unweighted) ε-MSE of the final model over this many seeded (t, ε) draws per label; "
+               "training = the kept labels, validation = the held-out labels of the lattice.", "14"),
+    Assumption("Fig 5c threshold crossing", "efficiency:FIG5_THRESHOLD", "INFERRED",
+               "The 60% is stated; the crossing is interpolated linearly in log(dataset size) between the two "
+               "sizes around it, and a curve that starts above 60% gives only an upper bound (not fitted).", "5"),
+    Assumption("Fig 6e onset level", "efficiency:ONSET_LEVEL", "INFERRED",
+               "The λ at which terminal accuracy first reaches 50%, compared with the λ at which the simulated "
+               "mass ratio reaches 0.5.", "6"),
+    Assumption("Fig 15 continuity measure (k of the k-NN graph)", "efficiency:KNN_K", "INFERRED",
+               "Connected components of the symmetric k-nearest-neighbour graph of the final bottleneck cloud: "
+               "1 = one continuous manifold.", "15"),
     Assumption("Training labels scored as ID (stripe-trained models)", "experiments:ComposeRunConfig.train_label_eval", "INFERRED",
                "A random subset of the 1D training labels, scored on the visible coordinate only.", "4, 10"),
     # -- evaluation (spec §1.5)

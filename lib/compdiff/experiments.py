@@ -131,6 +131,7 @@ FIGURES: dict[str, Figure] = {
         Figure("fig02", "fig02_torus_dynamics.ipynb", "Fig 2 — a periodic-bump model learns a factorized torus", True),
         Figure("fig03", "fig03_orthogonality.ipynb", "Fig 3 — orthogonality and parallelism tests", True),
         Figure("fig04", "fig04_composition.ipynb", "Fig 4 — composition versus interpolation with SOS data", True),
+        Figure("fig05", "fig05_sample_efficiency.ipynb", "Fig 5 — sample efficiency with independent factors", True),
         Figure("fig06", "fig06_percolation.ipynb", "Fig 6 — percolation theory of manifold formation", True),
         Figure("fig07", "fig07_unet.ipynb", "Fig 7 — the conditional UNet", True),
         Figure("fig08", "fig08_ring_tests.ipynb", "Fig 8 — the ring tests explained (reconstruction)", True),
@@ -139,6 +140,7 @@ FIGURES: dict[str, Figure] = {
         Figure("fig11", "fig11_lesion.ipynb", "Fig 11 — interpolation across a vertical lesion", True),
         Figure("fig13", "fig13_percolation_thresholds.ipynb", "Fig 13 — percolation at several thresholds", False),
         Figure("fig14", "fig14_percolation_support.ipynb", "Fig 14 — percolation support", True),
+        Figure("fig15", "fig15_representations.ipynb", "Fig 15 — final representations of the Fig 6 models", True),
     ]
 }
 
@@ -303,7 +305,7 @@ class BumpRunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)  # scored at every training snapshot
 
     def __post_init__(self):
-        from .data import DEFAULT_FRAME, SIGMA_MAX, SIGMA_MIN
+        from .data import SIGMA_MAX, SIGMA_MIN
 
         check_real("BumpRunConfig.sigma", self.sigma, SIGMA_MIN, SIGMA_MAX)
         check_int("BumpRunConfig.n", self.n, 1)
@@ -319,12 +321,12 @@ class BumpRunConfig:
                           ("eval", EvalConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise ConfigError(f"BumpRunConfig.{name} = {getattr(self, name)!r} must be a {typ.__name__}")
-        # the images are rendered on the data module's default frame, labels inside it
-        if self.unet.image_size != DEFAULT_FRAME:
-            raise ConfigError(f"BumpRunConfig.unet.image_size = {self.unet.image_size} must be {DEFAULT_FRAME} "
-                              f"(the bump images are {DEFAULT_FRAME}×{DEFAULT_FRAME})")
-        span, room = ((self.n * self.d, DEFAULT_FRAME) if self.periodic else
-                      ((self.n - 1) * self.d, DEFAULT_FRAME - 1))
+        # the images are rendered on the frame (the data module's default, 32), labels inside it
+        frame = self.frame
+        if self.unet.image_size != frame:
+            raise ConfigError(f"BumpRunConfig.unet.image_size = {self.unet.image_size} must be {frame} "
+                              f"(the bump images are {frame}×{frame})")
+        span, room = ((self.n * self.d, frame) if self.periodic else ((self.n - 1) * self.d, frame - 1))
         if span > room + 1e-9:
             raise ConfigError(
                 f"BumpRunConfig: n = {self.n} labels of spacing d = {self.d:g} span {span:g} px, more than "
@@ -336,6 +338,13 @@ class BumpRunConfig:
         if self.eval.sampler == "ddim" and self.eval.steps > self.diffusion.T:
             raise ConfigError(f"BumpRunConfig.eval.steps = {self.eval.steps} must be ≤ diffusion.T = "
                               f"{self.diffusion.T} (DDIM visits a subset of the T timesteps)")
+
+    @property
+    def frame(self) -> int:
+        """Side of the image frame in pixels: the data module's default (32)."""
+        from .data import DEFAULT_FRAME
+
+        return DEFAULT_FRAME
 
 
 def _engine_configs():
@@ -460,7 +469,12 @@ COMPOSE_DATASETS = {
     "bump_lesion": "2D bumps minus a central vertical lesion |μx − 16| < w/2 (Fig 11)",
     "bump_hole": "2D bumps minus a W×W square, interior or exterior (Fig 12)",
     "sos_hole": "2D SOS minus a W×W square, interior or exterior (Fig 12)",
+    "bump_subsample": "2D bumps on a keep_fraction subsample (λ) of the N×N lattice (Figs 5a, 6e, 14, 15)",
 }
+# data whose frame side N is the lattice side n (Fig 5c sweeps N); the others use the 32×32 frame
+SIZED_DATASETS = ("bump_stripes", "bump_subsample")
+FRAME_SIZES = (16, 24, 32, 40, 48, 64)  # N with 3 UNet levels (N divisible by 8)
+LATENT_MARGIN = 6  # INFERRED: latent margin each side of the frame for stripes at any N (44 at 32)
 HOLES = ("interior", "exterior")
 
 
@@ -479,9 +493,15 @@ class ComposeRunConfig(BumpRunConfig):
     hole_width: float = 0.0  # *_hole: W (px)
     train_label_eval: int = 256  # training labels also scored (the ID set of stripe models; 0 = none)
     representation: Optional[RepresentationConfig] = None  # record the bottleneck cloud (Fig 11c)
+    # Fig 14c: plain ε-MSE of the final model over (t, ε) draws per label, on the training labels
+    # and on the held-out ones (0 = not measured); added after runs were stored
+    loss_draws: int = field(default=0, metadata={"omit_default": True})
 
     def __post_init__(self):
+        if self.dataset in SIZED_DATASETS and self.unet is not None:
+            check_choice("ComposeRunConfig.unet.image_size", self.unet.image_size, FRAME_SIZES)
         super().__post_init__()
+        check_int("ComposeRunConfig.loss_draws", self.loss_draws, 0)
         if self.representation is not None and not isinstance(self.representation, RepresentationConfig):
             raise ConfigError("ComposeRunConfig.representation must be None or a RepresentationConfig")
         check_choice("ComposeRunConfig.dataset", self.dataset, tuple(COMPOSE_DATASETS))
@@ -492,13 +512,24 @@ class ComposeRunConfig(BumpRunConfig):
         check_choice("ComposeRunConfig.hole", self.hole, HOLES)
         if self.periodic:
             raise ConfigError("ComposeRunConfig.periodic must be False (the frame has edges here)")
-        if (self.n, self.d) != (32, 1.0):
+        if self.dataset in SIZED_DATASETS:
+            if (self.n, self.d) != (self.frame, 1.0):
+                raise ConfigError(f"ComposeRunConfig: n = {self.n}, d = {self.d:g}; dataset {self.dataset!r} "
+                                  f"uses the N×N frame lattice (n = unet.image_size = {self.frame}, d = 1)")
+        elif (self.n, self.d) != (32, 1.0):
             raise ConfigError(f"ComposeRunConfig: n = {self.n}, d = {self.d:g}; the composition "
                               "experiments use the 32×32 frame lattice (n = 32, d = 1)")
         if self.dataset == "bump_lesion":
             check_real("ComposeRunConfig.lesion_width", self.lesion_width, 0, 32, lo_open=True)
         if self.dataset.endswith("_hole"):
             check_real("ComposeRunConfig.hole_width", self.hole_width, 0, 32, lo_open=True)
+
+    @property
+    def frame(self) -> int:
+        """Side N of the image frame: the UNet's input size for the sized datasets (Fig 5c), else 32."""
+        from .data import DEFAULT_FRAME
+
+        return self.unet.image_size if self.dataset in SIZED_DATASETS else DEFAULT_FRAME
 
     @property
     def kind(self) -> str:
@@ -509,9 +540,9 @@ class ComposeRunConfig(BumpRunConfig):
 
     @property
     def canvas(self):
-        """44 (labels in latent units, Fig 9) for SOS, stripe and mixed data; None (frame units)
-        for the bump-only lesion and hole data."""
-        return None if self.dataset in ("bump_lesion", "bump_hole") else 44
+        """The latent canvas, frame + 2·:data:`LATENT_MARGIN` (44 at N = 32, Fig 9), where labels are
+        in latent units: SOS, stripe and mixed data; None (frame units) for bump-only data."""
+        return None if self.dataset.startswith("bump_") and self.dataset != "bump_stripes" else self.frame + 2 * LATENT_MARGIN
 
 
 def _compose_base(profile: str, seed: int) -> dict:
@@ -567,6 +598,71 @@ def compose_sweep(profile: str, *, seed: int = 0) -> dict[str, ComposeRunConfig]
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Figs 5, 6e, 14c, 15: sample efficiency and the percolation onset (issue 7)
+
+# INFERRED grids (spec §2 Figs 5, 6e), thinned for the cpu profile. "lambda" is the kept share of
+# the lattice in Fig 6e; "p_bump" / "p_mixed" the subsampling shares of Fig 5 (2D bumps only /
+# 2D bumps + 1D stripes; p applies to the 2D bumps). The σ = 1 column of Fig 6e is Fig 5a's N = 32
+# curve, so the cpu "p_bump" grid is the "lambda" grid and those runs are shared.
+EFFICIENCY_GRIDS = {
+    "paper": {"sigma": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5),
+              "lambda": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+              "N": (16, 24, 32, 40, 48),
+              "p_bump": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+              "p_mixed": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)},
+    "cpu": {"sigma": (0.1, 0.25, 0.5, 1.0),
+            "lambda": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
+            "N": (16, 24, 32),
+            "p_bump": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
+            "p_mixed": (0.01, 0.02, 0.05, 0.2)},
+    "smoke": {"sigma": (0.5, 1.0), "lambda": (0.5, 1.0), "N": (16, 24),
+              "p_bump": (0.5, 1.0), "p_mixed": (0.1, 0.5)},
+}
+EFFICIENCY_LOSS_DRAWS = 4  # INFERRED: (t, ε) draws per label for the Fig 14c losses
+
+
+def unet_at(unet, frame: int):
+    """``unet`` for N×N images: the attention resolutions scaled by N/32 (so the blocks that
+    attend are the same ones); unchanged at N = 32."""
+    check_choice("frame", frame, FRAME_SIZES)
+    att = tuple(a * frame // 32 for a in unet.attention_resolutions)
+    return replace(unet, image_size=frame, attention_resolutions=att)
+
+
+def efficiency_sweep(profile: str, *, seed: int = 0) -> dict[str, ComposeRunConfig]:
+    """Every model of Figs 5, 6e, 14c and 15 at ``profile``, by name:
+
+    - ``fig06_s{σ}_l{λ}``: 2D bumps of width σ on a λ-subsample of the 32×32 lattice (Fig 6e;
+      their losses are Fig 14c, their bottleneck clouds Fig 15);
+    - ``fig05_bump_n{N}_p{p}``: 2D bumps, σ = 1, on a p-subsample of the N×N lattice (Figs 5a, 5c);
+    - ``fig05_mixed_n{N}_p{p}``: the same 2D bumps plus every 1D stripe of the (N + 12)² canvas
+      (Figs 5b, 5c; the N = 32 runs are Fig 4g's models where p matches).
+
+    Runs with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1) are one stored run."""
+    check_profile(profile)
+    b = _compose_base(profile, seed)
+    g = EFFICIENCY_GRIDS[profile]
+    rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
+
+    def bumps(sigma, lam, N):
+        return ComposeRunConfig(dataset="bump_subsample", sigma=float(sigma), keep_fraction=float(lam), n=N,
+                                representation=rep, loss_draws=EFFICIENCY_LOSS_DRAWS,
+                                **{**b, "unet": unet_at(b["unet"], N)})
+
+    out = {}
+    for s in g["sigma"]:
+        for lam in g["lambda"]:
+            out[f"fig06_s{s:g}_l{lam:g}"] = bumps(s, lam, 32)
+    for N in g["N"]:
+        for p in g["p_bump"]:
+            out[f"fig05_bump_n{N}_p{p:g}"] = bumps(1.0, p, N)
+        for p in g["p_mixed"]:
+            out[f"fig05_mixed_n{N}_p{p:g}"] = ComposeRunConfig(
+                dataset="bump_stripes", keep_fraction=float(p), n=N, **{**b, "unet": unet_at(b["unet"], N)})
+    return out
+
+
 def recipe_variants(seed: int = 0) -> dict:
     """The CPU training recipes compared in ``benchmarks/bench_recipe.py`` (issue 4), as the exact
     configs of their stored ``basic`` runs: the first cpu recipe (cosine lr, plain ε-MSE, 320k
@@ -583,7 +679,10 @@ def recipe_variants(seed: int = 0) -> dict:
 
 
 EXPERIMENTS = {"basic": basic_config, "periodic": periodic_config}
-SWEEPS = {"compose": compose_sweep}
+SWEEPS = {"compose": compose_sweep, "efficiency": efficiency_sweep}
+# the store experiment of each sweep: every ComposeRunConfig run is kept under "compose", so a
+# config two sweeps share (Fig 4g = Fig 5b at N = 32) is trained once
+SWEEP_STORE = {"compose": "compose", "efficiency": "compose"}
 
 
 def experiment_config(name: str, profile: str, **kw):

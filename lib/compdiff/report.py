@@ -367,20 +367,29 @@ def cross_accuracy(run) -> float:
     return float(s["correct"][cross].mean())
 
 
-def compose_runs(seed: int = 0):
-    """(groups, {name: run}) of the composition sweep at the most faithful profile stored."""
+def compose_runs(seed: int = 0, sweep: str = "compose"):
+    """(groups, {name: run}) of a sweep stored under "compose" (:data:`experiments.SWEEP_STORE`)
+    at the most faithful profile stored. A run that belongs to another sweep of that store is not
+    counted as unmatched; one run may carry several names (Fig 4g's models are Fig 5b's too)."""
     by_profile = {p: {} for p in experiments.PROFILES}
-    ids = {p: {store.run_id(c): n for n, c in experiments.compose_sweep(p, seed=seed).items()}
-           for p in experiments.PROFILES}
+    store_exp = experiments.SWEEP_STORE[sweep]
+    ids = {p: {} for p in experiments.PROFILES}
+    for p in experiments.PROFILES:
+        for n, c in experiments.SWEEPS[sweep](p, seed=seed).items():
+            ids[p].setdefault(store.run_id(c), []).append(n)
+    known = {store.run_id(c) for name, fn in experiments.SWEEPS.items() if experiments.SWEEP_STORE[name] == store_exp
+             for p in experiments.PROFILES for c in fn(p, seed=seed).values()}
     unmatched = 0
-    for run in store.list_runs("compose"):
+    for run in store.list_runs(store_exp):
         for p in experiments.PROFILES:
             if run.run_id in ids[p]:
-                by_profile[p][ids[p][run.run_id]] = run
+                for n in ids[p][run.run_id]:
+                    by_profile[p][n] = run
                 break
         else:
-            unmatched += 1
-    groups = ProfileRuns("compose", {p: list(v.values()) for p, v in by_profile.items()}, unmatched)
+            unmatched += run.run_id not in known
+    groups = ProfileRuns(sweep, {p: list({r.run_id: r for r in v.values()}.values()) for p, v in by_profile.items()},
+                         unmatched)
     return groups, by_profile.get(groups.shown_profile, {}) if groups.shown_profile else {}
 
 
@@ -428,7 +437,32 @@ def _spearman(x, y) -> float:
             "only, ∝ N².",
        check="fitted log-log slope of the mixed set < 1.5 and of the 2D-only set > 1.5, every seed.")
 def _sample_efficiency(profile: str) -> Result:
-    return not_yet_run("needs the N × subsampling sweep of Fig 5")
+    from . import efficiency
+
+    groups, named = compose_runs(sweep="efficiency")
+    g = experiments.EFFICIENCY_GRIDS.get(groups.shown_profile or "cpu")
+    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig05_")})
+    need = {k: efficiency.scaling(rows, g["N"], k) for k in ("bump", "mixed")}
+    usable = {k: {N: v.value for N, v in d.items() if v.how == "interpolated"} for k, d in need.items()}
+    if min(len(v) for v in usable.values()) < 2:
+        have = {k: sorted(v) for k, v in usable.items()}
+        return groups.not_yet_run(f"needs the N × subsampling sweep of Fig 5: a 60% crossing at two or more "
+                                  f"N per data kind (so far at N = {have['bump']} for 2D only, "
+                                  f"{have['mixed']} for mixed; {len(rows)} runs stored)")
+    fits = {k: efficiency.power_law_fit(list(v), list(v.values())) for k, v in usable.items()}
+    checks = [(f"mixed slope {fits['mixed'].slope:.2f} < 1.5", fits["mixed"].slope < 1.5),
+              (f"2D-only slope {fits['bump'].slope:.2f} > 1.5", fits["bump"].slope > 1.5)]
+
+    def fmt(f):
+        ci = "" if np.isnan(f.lo) else f" [{f.lo:.2f}, {f.hi:.2f}]"
+        return f"{f.slope:.2f}{ci} ({f.points} N)"
+
+    used = [r["run"] for r in rows]
+    return Result(value=f"slope 2D only {fmt(fits['bump'])}; mixed {fmt(fits['mixed'])}", seeds=(0,),
+                  profile=groups.shown_profile, checks=checks, judged=groups.judged,
+                  runs=tuple(dict.fromkeys(r.provenance for r in used)),
+                  note="data needed for 60%: " + "; ".join(
+                      f"{k}: " + ", ".join(f"N={N}: {v:.0f}" for N, v in sorted(usable[k].items())) for k in usable))
 
 
 @claim("percolation-simulation", title="Percolation simulation: λ_c falls with σ",
@@ -480,7 +514,36 @@ def _percolation(profile: str) -> Result:
        check="for every σ, the λ where terminal accuracy first reaches 50% lies within 0.15 of "
              "the simulated λ_c(σ) (both never, for σ = 0.1), every seed.")
 def _percolation_onset(profile: str) -> Result:
-    return not_yet_run("needs the σ × λ model sweep of Fig 6e")
+    from . import efficiency, percolation
+
+    groups, named = compose_runs(sweep="efficiency")
+    prof = groups.shown_profile or "cpu"
+    g = experiments.EFFICIENCY_GRIDS[prof]
+    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
+    complete = [s for s in g["sigma"] if sum(r["sigma"] == s for r in rows) == len(g["lambda"])]
+    if not complete:
+        return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e: no σ has all {len(g['lambda'])} "
+                                  f"λ stored yet ({len(rows)} of {len(g['sigma']) * len(g['lambda'])} runs)")
+    pc = experiments.percolation_config(prof)
+    lam_grid = np.asarray(pc.lambdas)
+    mass = percolation.mass_ratio_curves(complete, lam_grid, pc.fig6_threshold, L=pc.L, d=pc.d, trials=pc.trials,
+                                         seed=pc.seed, denominator=pc.denominator, overlap=pc.overlap)
+    sim = percolation.crossing(lam_grid, mass, level=0.5)
+    checks, parts = [], []
+    for s, lc in zip(complete, sim):
+        lm = efficiency.onset(rows, s)[0]
+        both_never = np.isnan(lm) and np.isnan(lc)
+        ok = both_never or (np.isfinite(lm) and np.isfinite(lc) and abs(lm - lc) <= 0.15)
+        f = lambda v: "never" if np.isnan(v) else f"{v:.2f}"
+        checks.append((f"σ = {s:g}: model λ {f(lm)} vs simulated λ_c {f(lc)}", bool(ok)))
+        parts.append(f"σ={s:g}: {f(lm)} vs {f(lc)}")
+    missing = [f"{s:g}" for s in g["sigma"] if s not in complete]
+    res = Result(value="λ at 50% accuracy vs simulated λ_c: " + "; ".join(parts), seeds=(0,), profile=prof,
+                 checks=checks, judged=groups.judged,
+                 runs=tuple(dict.fromkeys(r["run"].provenance for r in rows if r["sigma"] in complete)))
+    if missing:
+        res.note = f"σ = {', '.join(missing)} not complete yet: judged on the σ whose λ column is stored"
+    return res
 
 
 @claim("continuous-manifold", title="More continuous manifolds at larger σ, λ",
@@ -490,7 +553,30 @@ def _percolation_onset(profile: str) -> Result:
        check="the number of connected components of the representation's k-NN graph does not rise "
              "with σ or with λ, every seed.")
 def _continuous_manifold(profile: str) -> Result:
-    return not_yet_run("needs the σ × λ model sweep of Fig 6e")
+    from . import efficiency
+
+    groups, named = compose_runs(sweep="efficiency")
+    prof = groups.shown_profile or "cpu"
+    g = experiments.EFFICIENCY_GRIDS[prof]
+    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
+    comp = {(r["sigma"], r["fraction"]): efficiency.knn_components(efficiency.final_cloud(r["run"])) for r in rows}
+    checks = []
+    for s in g["sigma"]:  # along λ at fixed σ
+        c = [comp[(s, lam)] for lam in g["lambda"] if (s, lam) in comp]
+        if len(c) >= 2:
+            checks.append((f"σ = {s:g}: components along λ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
+    for lam in g["lambda"]:  # along σ at fixed λ
+        c = [comp[(s, lam)] for s in g["sigma"] if (s, lam) in comp]
+        if len(c) >= 2:
+            checks.append((f"λ = {lam:g}: components along σ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
+    if not checks:
+        return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (two runs along σ or λ; "
+                                  f"{len(rows)} stored)")
+    return Result(value="k-NN components (σ, λ): " + ", ".join(f"({s:g}, {l:g}): {c}" for (s, l), c in sorted(comp.items())),
+                  seeds=(0,), profile=prof, checks=checks, judged=groups.judged,
+                  runs=tuple(r["run"].provenance for r in rows),
+                  note=f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
+                       f"(t = 0, stored PC scores); {len(rows)} of {len(g['sigma']) * len(g['lambda'])} runs stored")
 
 
 # ---------------------------------------------------------------------------------------------

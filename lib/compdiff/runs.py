@@ -17,7 +17,7 @@ import torch
 
 from . import data, evaluate, experiments, geometry, paths, store
 from .devices import resolve_device
-from .diffusion import ddim_timesteps, make_schedule, sample_ddim, sample_ddpm
+from .diffusion import ddim_timesteps, make_schedule, q_sample, sample_ddim, sample_ddpm
 from .train import RunSpec, load_model, train
 from .unet import count_parameters
 
@@ -231,8 +231,8 @@ def compose_data(cfg: experiments.ComposeRunConfig):
     Evaluation labels: the 32×32 frame lattice (latent units when ``cfg.canvas``). Regions: the
     held-out part (``ood``) and the rest (``id``); for the Fig 4 data also the cross's
     ``vertical``, ``horizontal`` and ``intersection`` sections."""
-    canvas = cfg.canvas
-    offset = data.frame_offset(data.DEFAULT_FRAME, canvas)
+    canvas, frame = cfg.canvas, cfg.frame
+    offset = data.frame_offset(frame, canvas)
     labels = data.lattice(cfg.n, cfg.d, start=offset).astype(np.float32)
     sig, ds_name = cfg.sigma, cfg.dataset
     cross = data.cross_masks(labels, offset=offset)
@@ -248,7 +248,11 @@ def compose_data(cfg: experiments.ComposeRunConfig):
         masks = {"ood": cross["cross"]}
     elif ds_name == "bump_stripes":
         keep = data.subsample_mask(len(labels), cfg.keep_fraction, cfg.split_seed)
-        ds = data.mixed_dataset(sig, cfg.n, cfg.d, keep=keep)
+        ds = data.mixed_dataset(sig, cfg.n, cfg.d, keep=keep, frame=frame, canvas=canvas)
+        masks = {"ood": ~keep}
+    elif ds_name == "bump_subsample":
+        keep = data.subsample_mask(len(labels), cfg.keep_fraction, cfg.split_seed)
+        ds = data.bump_dataset(sig, cfg.n, cfg.d, holdout=~keep, frame=frame)
         masks = {"ood": ~keep}
     elif ds_name == "bump_lesion":
         hole = data.lesion_mask(labels, cfg.lesion_width)
@@ -286,8 +290,9 @@ def run_compose(cfg: experiments.ComposeRunConfig, *, scratch, device="auto", pr
     artifacts["samples"].update({f"mask_{k}": m for k, m in masks.items()})
     if cfg.train_label_eval and cfg.kind != "bump" and cfg.dataset in ("stripes", "sos_stripes", "bump_stripes"):
         rng = np.random.default_rng(cfg.eval.seed + 1)
-        offset = data.frame_offset(data.DEFAULT_FRAME, cfg.canvas)
-        one_d = ~(data.in_frame(ds.labels[:, 0], offset=offset) & data.in_frame(ds.labels[:, 1], offset=offset))
+        offset = data.frame_offset(cfg.frame, cfg.canvas)
+        one_d = ~(data.in_frame(ds.labels[:, 0], frame=cfg.frame, offset=offset)
+                  & data.in_frame(ds.labels[:, 1], frame=cfg.frame, offset=offset))
         pool = np.flatnonzero(one_d)
         pick = np.sort(rng.choice(pool, size=min(cfg.train_label_eval, len(pool)), replace=False))
         lab = ds.labels[pick]
@@ -302,7 +307,64 @@ def run_compose(cfg: experiments.ComposeRunConfig, *, scratch, device="auto", pr
         artifacts["train_1d"] = {"labels": lab, "correct": np.asarray(ok),
                                  "grid_images": gen[:25].astype(np.float16)}
     artifacts["metrics"]["train_set"] = {k: int(m.sum()) for k, m in ds.masks.items()}
+    if cfg.loss_draws:
+        artifacts["metrics"]["final_loss"] = final_losses(model, cfg, eval_labels, masks, dev)
     return artifacts
+
+
+def epsilon_mse(model, schedule, images: np.ndarray, labels: np.ndarray, *, draws: int, seed: int,
+                device="cpu", batch_size: int = 512) -> np.ndarray:
+    """Per-image plain ε-MSE (unweighted, as DDPM's L_simple) of ``model`` on ``images`` in
+    [0, 1], averaged over ``draws`` (t, ε) pairs drawn from ``Generator(seed)``: the same draws for
+    a given (seed, image index), so losses of models and of label sets are comparable."""
+    g = torch.Generator().manual_seed(int(seed))
+    x0 = torch.as_tensor(data.to_model_range(images), dtype=torch.float32)[:, None]
+    lab = torch.as_tensor(labels, dtype=torch.float32)
+    M = len(x0)
+    t = torch.randint(0, schedule.T, (draws, M), generator=g)
+    noise = torch.randn((draws, *x0.shape), generator=g)
+    out = np.zeros((draws, M))
+    model.eval()
+    with torch.no_grad():
+        for k in range(draws):
+            for lo in range(0, M, batch_size):
+                sl = slice(lo, lo + batch_size)
+                tt, nn = t[k, sl].to(device), noise[k, sl].to(device)
+                x_t = q_sample(schedule, x0[sl].to(device), tt, nn)
+                eps = model(x_t, tt, lab[sl].to(device)).float()
+                out[k, sl] = (eps - nn).pow(2).flatten(1).mean(1).cpu().numpy()
+    return out.mean(axis=0)
+
+
+def final_losses(model, cfg, eval_labels: np.ndarray, masks: dict, device) -> dict:
+    """Fig 14c: the final model's plain ε-MSE on its training labels (``id``) and on the held-out
+    labels of the lattice (``ood``, the validation set; None when every label was trained on),
+    over ``cfg.loss_draws`` seeded (t, ε) draws per label."""
+    imgs = data.render("bump", eval_labels, cfg.sigma, frame=cfg.frame, canvas=cfg.canvas)
+    sched = make_schedule(cfg.diffusion)
+    per = epsilon_mse(model, sched, imgs, eval_labels, draws=cfg.loss_draws, seed=cfg.eval.seed, device=device)
+    return {"train": float(per[masks["id"]].mean()),
+            "validation": float(per[masks["ood"]].mean()) if masks["ood"].any() else None,
+            "draws": int(cfg.loss_draws), "loss": "plain ε-MSE (unweighted)"}
+
+
+def stored_model(run: store.Run, cfg, *, device="cpu"):
+    """The final model of a stored run (its ``model_<weights>.pt`` artifact), in eval mode."""
+    from .unet import ConditionalUNet
+
+    name = f"model_{cfg.eval.weights}.pt"
+    try:
+        sd = torch.load(run.file(name), map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise store.MissingResultError(f"{e} (weights of models over {MAX_STORED_PARAMETERS:,} parameters "
+                                       "stay in runs/, not in the store)") from e
+    model = ConditionalUNet(cfg.unet)
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as e:
+        raise store.CorruptArtifactError(f"run {run.experiment}/{run.run_id}: {name} does not fit its config's "
+                                         f"UNet: {e}") from e
+    return model.to(resolve_device(device)).eval()
 
 
 def get_bump_run(experiment: str, cfg: experiments.BumpRunConfig, *, device="auto", progress=True) -> store.Run:
@@ -371,7 +433,7 @@ def sweep_batch_size(device) -> int:
 def train_experiment(name: str, *, profile: str, device: str = "auto", seed: int = 0) -> list[store.Run]:
     """``python -m compdiff train NAME``: fill the store with every run of one experiment."""
     if name in experiments.SWEEPS:
-        runs = get_sweep(name, experiments.SWEEPS[name](profile, seed=seed), device=device)
+        runs = get_sweep(experiments.SWEEP_STORE[name], experiments.SWEEPS[name](profile, seed=seed), device=device)
         for key, run in runs.items():
             m = run.json("metrics")
             print(f"{name}/{key} ({profile}): {run.path} accuracy {m['accuracy']:.3f} "

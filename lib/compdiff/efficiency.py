@@ -1,0 +1,192 @@
+"""Sample efficiency and the percolation onset (Figs 5, 6e, 14c, 15): reading the stored sweep.
+
+- :func:`data_needed`: the dataset size at which an accuracy-vs-size curve reaches a threshold
+  (Fig 5c's 60%), interpolated in log size.
+- :func:`power_law_fit`: the slope of log(data needed) against log N with a t-interval (Fig 5c).
+- :func:`sweep_table`: the stored runs of :func:`compdiff.experiments.efficiency_sweep` as rows
+  (name, σ, λ or p, N, data kind, training-set size, accuracy, losses).
+
+Imports numpy and scipy only (plus the store), so it runs where the sweep is trained.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from . import experiments, store
+
+FIG5_THRESHOLD = 0.6  # STATED (Fig 5c): "dataset size needed to reach 60% threshold accuracy"
+ONSET_LEVEL = 0.5  # INFERRED: the accuracy at which Fig 6e's onset is read (the report's check)
+
+_NAME = re.compile(r"^fig06_s(?P<sigma>[0-9.]+)_l(?P<lam>[0-9.]+)$|"
+                   r"^fig05_(?P<kind>bump|mixed)_n(?P<N>\d+)_p(?P<p>[0-9.]+)$")
+
+
+class Needed(NamedTuple):
+    """Dataset size at which the accuracy first reaches the threshold, and how it was found:
+    "interpolated" (between two sizes, linear in log size), "at_smallest" (the smallest size
+    already reaches it: an upper bound) or "not_reached" (value NaN)."""
+
+    value: float
+    how: str
+
+
+def data_needed(sizes, accuracies, level: float = FIG5_THRESHOLD) -> Needed:
+    """The training-set size where accuracy first reaches ``level``, linear in log(size) between
+    the two sizes around it (``sizes`` ascending)."""
+    x = np.asarray(sizes, dtype=np.float64)
+    a = np.asarray(accuracies, dtype=np.float64)
+    if x.ndim != 1 or x.shape != a.shape or x.size == 0:
+        raise ValueError(f"sizes and accuracies must be 1-D of one length, got {x.shape} and {a.shape}")
+    if np.any(x <= 0) or np.any(np.diff(x) <= 0):
+        raise ValueError(f"sizes must be positive and strictly increasing, got {x.tolist()}")
+    if not 0 < level <= 1:
+        raise ValueError(f"level = {level!r} must lie in (0, 1]")
+    above = np.flatnonzero(a >= level)
+    if above.size == 0:
+        return Needed(float("nan"), "not_reached")
+    i = int(above[0])
+    if i == 0:
+        return Needed(float(x[0]), "at_smallest")
+    lx0, lx1 = math.log(x[i - 1]), math.log(x[i])
+    f = (level - a[i - 1]) / (a[i] - a[i - 1])
+    return Needed(float(math.exp(lx0 + f * (lx1 - lx0))), "interpolated")
+
+
+class PowerLaw(NamedTuple):
+    """log D = intercept + slope · log N; ``lo``/``hi``: the slope's two-sided t-interval at
+    ``confidence`` (NaN with fewer than three points, where no interval exists)."""
+
+    slope: float
+    intercept: float
+    lo: float
+    hi: float
+    points: int
+    confidence: float
+
+    def predict(self, N):
+        return np.exp(self.intercept) * np.asarray(N, dtype=np.float64) ** self.slope
+
+
+def power_law_fit(N, D, confidence: float = 0.95) -> PowerLaw:
+    """Least-squares fit of log D against log N, with a t-interval on the slope."""
+    from scipy import stats
+
+    x = np.log(np.asarray(N, dtype=np.float64))
+    y = np.log(np.asarray(D, dtype=np.float64))
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"N and D must be 1-D of one length, got {x.shape} and {y.shape}")
+    if x.size < 2 or np.ptp(x) == 0:
+        raise ValueError(f"a power law needs at least two distinct N, got {np.exp(x).tolist()}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"D must be positive and finite, got {np.exp(y).tolist()}")
+    slope, intercept = np.polyfit(x, y, 1)
+    lo = hi = float("nan")
+    if x.size >= 3:
+        resid = y - (intercept + slope * x)
+        se = math.sqrt(resid @ resid / (x.size - 2) / ((x - x.mean()) @ (x - x.mean())))
+        h = stats.t.ppf(0.5 + confidence / 2, x.size - 2) * se
+        lo, hi = slope - h, slope + h
+    return PowerLaw(float(slope), float(intercept), float(lo), float(hi), int(x.size), confidence)
+
+
+def parse_name(name: str) -> dict:
+    """Fields of an efficiency-sweep run name (``fig06_s0.5_l0.2``, ``fig05_mixed_n16_p0.05``)."""
+    m = _NAME.match(name)
+    if not m:
+        raise ValueError(f"{name!r} is not a run name of the efficiency sweep "
+                         "(fig06_s<σ>_l<λ> or fig05_<bump|mixed>_n<N>_p<p>)")
+    if m["sigma"] is not None:
+        return {"figure": "fig06", "sigma": float(m["sigma"]), "fraction": float(m["lam"]), "N": 32, "kind": "bump"}
+    return {"figure": "fig05", "sigma": 1.0, "fraction": float(m["p"]), "N": int(m["N"]), "kind": m["kind"]}
+
+
+def stored_sweep(profile: str, seed: int = 0) -> tuple[dict, dict]:
+    """({name: run} stored, {name: config} of the whole sweep) of the efficiency sweep at
+    ``profile`` (runs are looked up, never trained)."""
+    cfgs = experiments.efficiency_sweep(profile, seed=seed)
+    exp = experiments.SWEEP_STORE["efficiency"]
+    have = {}
+    for name, cfg in cfgs.items():
+        run = store.lookup(exp, cfg)
+        if run is not None:
+            have[name] = run
+    return have, cfgs
+
+
+def sweep_table(runs: dict) -> list[dict]:
+    """One row per stored run: the name's fields, training-set size, accuracies, losses."""
+    rows = []
+    for name, run in runs.items():
+        m = run.json("metrics")
+        loss = m.get("final_loss") or {}
+        rows.append({"name": name, **parse_name(name), "train_size": int(m["n_train_images"]),
+                     "accuracy": float(m["accuracy"]), "ood": m.get("regions", {}).get("ood"),
+                     "train_loss": loss.get("train"), "val_loss": loss.get("validation"), "run": run})
+    return rows
+
+
+def curve(rows, **match) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """(fractions, training-set sizes, accuracies, runs) of the rows matching ``match``, sorted
+    by fraction, one row per fraction."""
+    sel = {}
+    for r in rows:
+        if all(r[k] == v for k, v in match.items()):
+            sel.setdefault(r["fraction"], r)
+    fr = sorted(sel)
+    return (np.array(fr), np.array([sel[f]["train_size"] for f in fr], float),
+            np.array([sel[f]["accuracy"] for f in fr]), [sel[f]["run"] for f in fr])
+
+
+def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD) -> dict:
+    """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs
+    (the ``fig05_bump_n32_*`` names are the σ = 1 runs of Fig 6e, so they are found either way)."""
+    out = {}
+    for N in Ns:
+        _, size, acc, _ = curve(rows, figure="fig05", kind=kind, N=N)
+        if len(size):
+            out[N] = data_needed(size, acc, level)
+    return out
+
+
+def onset(rows, sigma: float, level: float = ONSET_LEVEL) -> tuple[float, np.ndarray, np.ndarray]:
+    """(λ where terminal accuracy first reaches ``level``, linear between grid points; NaN if
+    never), with the λ grid and accuracies of the σ column of Fig 6e."""
+    from .percolation import crossing
+
+    lam, _, acc, _ = curve(rows, figure="fig06", sigma=sigma)
+    if not len(lam):
+        return float("nan"), lam, acc
+    return float(crossing(lam, acc, level)), lam, acc
+
+
+KNN_K = 4  # INFERRED: neighbours per point of the Fig 15 continuity graph (a lattice point has 4)
+
+
+def knn_components(X, k: int = KNN_K) -> int:
+    """Connected components of the symmetric k-nearest-neighbour graph of the cloud ``X`` (M, D):
+    1 for a continuous manifold, more for a fragmented one (Fig 15)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) <= k:
+        raise ValueError(f"X must be (M, D) with M > k = {k}, got {X.shape}")
+    sq = (X ** 2).sum(1)
+    d2 = sq[:, None] + sq[None, :] - 2 * X @ X.T
+    np.fill_diagonal(d2, np.inf)
+    nn = np.argpartition(d2, k, axis=1)[:, :k]
+    rows = np.repeat(np.arange(len(X)), k)
+    g = coo_matrix((np.ones(rows.size), (rows, nn.ravel())), shape=(len(X), len(X)))
+    return int(connected_components(g, directed=False)[0])
+
+
+def final_cloud(run) -> np.ndarray:
+    """The final snapshot's bottleneck cloud at t = 0 (stored PC scores) of a Fig 6e run."""
+    reps = run.arrays("representations")
+    last = len(reps["images"]) - 1
+    return np.asarray(reps[f"s{last}_t0"], np.float64)

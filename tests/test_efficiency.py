@@ -1,0 +1,152 @@
+"""Sample efficiency and the percolation onset (Figs 5, 6e, 14c, 15): sweep configs, data at other
+image sizes, the Fig 14c losses, the Fig 5c analysis."""
+
+import numpy as np
+import pytest
+import torch
+
+from compdiff import data, efficiency, experiments, runs, store
+from compdiff.experiments import ComposeRunConfig, ConfigError
+
+
+def test_sweep_names_share_runs_across_figures():
+    cpu = experiments.efficiency_sweep("cpu")
+    ids = {n: store.run_id(c) for n, c in cpu.items()}
+    g = experiments.EFFICIENCY_GRIDS["cpu"]
+    assert sum(n.startswith("fig06_") for n in cpu) == len(g["sigma"]) * len(g["lambda"])
+    # Fig 5a at N = 32 is Fig 6e's σ = 1 column, one stored run each
+    for p in g["p_bump"]:
+        assert ids[f"fig05_bump_n32_p{p:g}"] == ids[f"fig06_s1_l{p:g}"]
+    # Fig 5b at N = 32 shares Fig 4g's models where p matches
+    compose = {store.run_id(c) for c in experiments.compose_sweep("cpu").values()}
+    assert ids["fig05_mixed_n32_p0.2"] in compose and ids["fig05_mixed_n32_p0.05"] in compose
+    assert ids["fig05_mixed_n16_p0.2"] not in compose
+    # other sizes: the UNet's attention follows N, the canvas keeps a 6-px margin
+    c16 = cpu["fig05_mixed_n16_p0.2"]
+    assert c16.unet.image_size == 16 and c16.unet.attention_resolutions == (2, 4)
+    assert c16.frame == 16 and c16.canvas == 28 and c16.n == 16
+    assert cpu["fig05_bump_n24_p0.2"].unet.attention_resolutions == (3, 6)
+    assert cpu["fig05_bump_n24_p0.2"].canvas is None
+    # the Fig 6e models keep their losses and their bottleneck clouds (Figs 14c, 15)
+    assert all(c.loss_draws > 0 and c.representation is not None for n, c in cpu.items() if n.startswith("fig06"))
+    for profile in experiments.PROFILES:
+        assert experiments.efficiency_sweep(profile)
+
+
+def test_sized_data_fields_are_checked():
+    b = experiments._compose_base("smoke", 0)
+    with pytest.raises(ConfigError, match="n = 32"):  # the lattice must be the frame's
+        ComposeRunConfig(dataset="bump_subsample", n=32, **{**b, "unet": experiments.unet_at(b["unet"], 16)})
+    with pytest.raises(ConfigError, match="unet.image_size"):
+        ComposeRunConfig(dataset="bump_subsample", n=56,
+                         **{**b, "unet": experiments.replace(b["unet"], image_size=56, attention_resolutions=(7,))})
+    with pytest.raises(ConfigError, match="loss_draws"):
+        ComposeRunConfig(dataset="bump_subsample", loss_draws=-1, **b)
+    with pytest.raises(ConfigError, match="frame"):
+        experiments.unet_at(b["unet"], 20)
+    # the other datasets stay on the 32×32 frame
+    with pytest.raises(ConfigError, match="image_size = 16 must be 32"):
+        ComposeRunConfig(dataset="bump_lesion", lesion_width=2.0, n=16, **{**b, "unet": experiments.unet_at(b["unet"], 16)})
+
+
+def test_sized_training_sets_and_scorer():
+    sweep = experiments.efficiency_sweep("smoke")
+    cfg = sweep["fig05_bump_n16_p0.5"]
+    ds, labels, masks, score = runs.compose_data(cfg)
+    assert labels.shape == (256, 2) and labels.min() == 0 and labels.max() == 15
+    assert masks["id"].sum() == 128 == len(ds.labels) and ds.images.shape[1:] == (16, 16)
+    truth = data.render("bump", labels, cfg.sigma, frame=16)
+    assert np.mean(score(truth, labels).correct) == 1.0
+    assert np.mean(score(np.roll(truth, 3, axis=-1), labels).correct) == 0.0
+
+    cfg = sweep["fig05_mixed_n24_p0.1"]
+    ds, labels, masks, score = runs.compose_data(cfg)
+    assert labels.min() == 6 and labels.max() == 29  # latent units, canvas 36
+    assert ds.images.shape[1:] == (24, 24) and ds.masks["bump_2d"].sum() == round(0.1 * 576)
+    stripes = ds.labels[ds.masks["stripe_1d"]]
+    vis = data.in_frame(stripes[:, 0], frame=24, offset=6) ^ data.in_frame(stripes[:, 1], frame=24, offset=6)
+    assert vis.all()  # every stripe shows one coordinate only
+    truth = data.render("bump", labels, 1.0, frame=24, canvas=36)
+    assert np.mean(score(truth, labels).correct) == 1.0
+
+
+def test_data_needed_interpolates_in_log_size():
+    n = efficiency.data_needed([10, 100, 1000], [0.0, 0.4, 0.8], 0.6)
+    assert n.how == "interpolated" and n.value == pytest.approx(10 ** 2.5)
+    assert efficiency.data_needed([10, 100], [0.7, 0.9]).how == "at_smallest"
+    miss = efficiency.data_needed([10, 100], [0.1, 0.5])
+    assert miss.how == "not_reached" and np.isnan(miss.value)
+    with pytest.raises(ValueError, match="increasing"):
+        efficiency.data_needed([100, 10], [0.1, 0.9])
+
+
+def test_power_law_fit_recovers_slopes_with_honest_intervals():
+    N = np.array([16, 24, 32, 48])
+    exact = efficiency.power_law_fit(N, 3.0 * N ** 2.0)
+    assert exact.slope == pytest.approx(2.0) and exact.hi - exact.lo == pytest.approx(0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(200):
+        fit = efficiency.power_law_fit(N, 5.0 * N * np.exp(rng.normal(0, 0.1, N.size)))
+        covered += fit.lo <= 1.0 <= fit.hi
+    assert 0.88 <= covered / 200 <= 0.99  # a 95% interval covers the true slope about 95% of the time
+    two = efficiency.power_law_fit([16, 32], [10, 40])
+    assert two.slope == pytest.approx(2.0) and np.isnan(two.lo)
+    with pytest.raises(ValueError, match="two distinct"):
+        efficiency.power_law_fit([16], [10])
+
+
+def test_parse_name():
+    assert efficiency.parse_name("fig06_s0.25_l0.4") == {"figure": "fig06", "sigma": 0.25, "fraction": 0.4,
+                                                         "N": 32, "kind": "bump"}
+    assert efficiency.parse_name("fig05_mixed_n16_p0.05")["N"] == 16
+    with pytest.raises(ValueError, match="efficiency sweep"):
+        efficiency.parse_name("fig04_stripes")
+
+
+class _Zero(torch.nn.Module):
+    def forward(self, x, t, labels):
+        return torch.zeros_like(x)
+
+
+def test_epsilon_mse_is_seeded_and_measures_the_noise():
+    cfg = experiments.efficiency_sweep("smoke")["fig06_s1_l0.5"]
+    labels = data.lattice(32, 1.0)[:200].astype(np.float32)
+    imgs = data.render("bump", labels, 1.0)
+    sched = runs.make_schedule(cfg.diffusion)
+    a = runs.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
+    b = runs.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
+    assert np.array_equal(a, b) and a.shape == (200,)
+    assert a.mean() == pytest.approx(1.0, abs=0.02)  # predicting ε = 0 costs E|ε|² = 1 per pixel
+
+
+def test_efficiency_run_stores_losses_and_clouds(tmp_store):
+    cfg0 = experiments.efficiency_sweep("smoke")["fig05_bump_n16_p0.5"]
+    tr = experiments.replace(cfg0.train, images=320, checkpoint_every_images=(160, 320))
+    ev = experiments.replace(cfg0.eval, steps=3, grid_samples=4, curve_labels=16)
+    cfgs = {"fig05_bump_n16_p0.5": experiments.replace(cfg0, train=tr, eval=ev)}
+    got = runs.get_sweep("compose", cfgs, device="cpu", progress=False)["fig05_bump_n16_p0.5"]
+    m = got.json("metrics")
+    assert m["n_eval_labels"] == 256 and m["n_train_images"] == 128
+    fl = m["final_loss"]
+    assert fl["train"] > 0 and fl["validation"] > 0 and fl["draws"] == cfg0.loss_draws
+    reps = got.arrays("representations")
+    assert reps["s1_t0"].shape == (256, 32) and list(reps["images"]) == [160, 320]
+    rows = efficiency.sweep_table({"fig05_bump_n16_p0.5": got})
+    assert rows[0]["train_size"] == 128 and rows[0]["N"] == 16 and rows[0]["val_loss"] == fl["validation"]
+
+
+def test_stored_model_regenerates_the_stored_samples(tmp_store):
+    cfg0 = experiments.efficiency_sweep("smoke")["fig05_bump_n16_p0.5"]
+    cfg = experiments.replace(cfg0, train=experiments.replace(cfg0.train, images=160, checkpoint_every_images=(160,)),
+                              eval=experiments.replace(cfg0.eval, steps=3, grid_samples=4, curve_labels=16),
+                              representation=None, loss_draws=0)
+    run = runs.get_compose_run(cfg, device="cpu", progress=False)
+    model = runs.stored_model(run, cfg)
+    s = run.arrays("samples")
+    idx = s["grid_index"]
+    again = runs.generate(model, runs.make_schedule(cfg.diffusion), s["labels"], cfg.eval, image_size=16, device="cpu")
+    assert np.allclose(again[idx], s["grid_images"].astype(np.float32), atol=2e-2)
+    (run.path / "model_ema.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(store.StoreError):  # the store reports the corrupt artifact, never uses it
+        runs.stored_model(store.lookup("compose", cfg), cfg)
