@@ -150,3 +150,25 @@ def test_stored_model_regenerates_the_stored_samples(tmp_store):
     (run.path / "model_ema.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(store.StoreError):  # the store reports the corrupt artifact, never uses it
         runs.stored_model(store.lookup("compose", cfg), cfg)
+
+
+def test_cluster_dispatch_with_submitits_local_executor(tmp_store, tmp_path):
+    from compdiff import cluster
+
+    b = experiments._compose_base("smoke", 0)
+    small = experiments.replace(b["train"], images=160, checkpoint_every_images=(160,))
+    ev = experiments.replace(b["eval"], steps=2, grid_samples=4, curve_labels=16)
+    base = dict(unet=b["unet"], diffusion=b["diffusion"], train=small, eval=ev)
+    cfgs = {"a": ComposeRunConfig(dataset="bump_lesion", lesion_width=3.5, **base),
+            "b": ComposeRunConfig(dataset="bump_lesion", lesion_width=8.0, **base),
+            "a_again": ComposeRunConfig(dataset="bump_lesion", lesion_width=3.5, **base)}
+    assert cluster.missing_runs("compose", cfgs) == ["a", "b"]  # one name per distinct config
+    with pytest.raises(ConfigError, match="executor"):
+        cluster.make_executor("kubernetes")
+    jobs = cluster.submit_sweep("compose", cfgs, executor="local", runs_per_job=1, device="cpu", wait=True,
+                                folder=tmp_path / "jobs", timeout_min=10)
+    assert len(jobs) == 2 and all(j.state in ("DONE", "FINISHED", "COMPLETED") or j.done() for j in jobs)
+    # the jobs stored the runs where this process finds them; a second submission has nothing to do
+    assert {n for j in jobs for n in j.result()} == {"a", "b"}
+    assert cluster.missing_runs("compose", cfgs) == []
+    assert cluster.submit_sweep("compose", cfgs, executor="local", folder=tmp_path / "jobs") == []

@@ -142,7 +142,21 @@ def _cmd_train(args) -> int:
     _check_common(args.profile, args.device, 0)
     from . import runs
 
-    runs.train_experiment(args.experiment, profile=args.profile, device=args.device)
+    if args.executor is None:
+        runs.train_experiment(args.experiment, profile=args.profile, device=args.device)
+        return 0
+    from . import cluster
+
+    if args.experiment not in experiments.SWEEPS:
+        raise ConfigError(f"--executor dispatches sweeps; {args.experiment!r} is not one "
+                          f"(sweeps: {', '.join(experiments.SWEEPS)})")
+    cfgs = experiments.SWEEPS[args.experiment](args.profile)
+    jobs = cluster.submit_sweep(experiments.SWEEP_STORE[args.experiment], cfgs, executor=args.executor,
+                                runs_per_job=args.runs_per_job, device=args.device, wait=args.wait,
+                                timeout_min=args.timeout_min, partition=args.partition,
+                                gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task)
+    print(f"{args.experiment} ({args.profile}): {len(jobs)} job(s) submitted to {args.executor}"
+          + "".join(f"\n  job {j.job_id}" for j in jobs) + ("" if jobs else " (nothing missing)"))
     return 0
 
 
@@ -193,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("experiment")
     t.add_argument("--profile", default=experiments.DEFAULT_PROFILE)
     t.add_argument("--device", default="auto")
+    t.add_argument("--executor", choices=("local", "slurm"), default=None,
+                   help="dispatch a sweep's missing runs as submitit jobs (default: train here)")
+    t.add_argument("--runs-per-job", type=int, default=1)
+    t.add_argument("--timeout-min", type=int, default=240)
+    t.add_argument("--partition", default=None, help="Slurm partition")
+    t.add_argument("--gpus-per-node", type=int, default=0)
+    t.add_argument("--cpus-per-task", type=int, default=2)
+    t.add_argument("--wait", action="store_true", help="block until every job has finished")
     t.set_defaults(func=_cmd_train)
 
     a = sub.add_parser("assumptions", help="regenerate the book's assumptions page")
