@@ -138,6 +138,7 @@ FIGURES: dict[str, Figure] = {
         Figure("fig09", "fig09_latent_space.ipynb", "Fig 9 — stripes, SOS and the 44×44 latent space", False),
         Figure("fig10", "fig10_rim.ipynb", "Fig 10 — 1D stripes with and without the rim", True),
         Figure("fig11", "fig11_lesion.ipynb", "Fig 11 — interpolation across a vertical lesion", True),
+        Figure("fig12", "fig12_holes.ipynb", "Fig 12 — interior and exterior compositional generalization", True),
         Figure("fig13", "fig13_percolation_thresholds.ipynb", "Fig 13 — percolation at several thresholds", False),
         Figure("fig14", "fig14_percolation_support.ipynb", "Fig 14 — percolation support", True),
         Figure("fig15", "fig15_representations.ipynb", "Fig 15 — final representations of the Fig 6 models", True),

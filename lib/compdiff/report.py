@@ -431,6 +431,48 @@ def _spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+@claim("holes", title="Interior holes are filled better than exterior ones",
+       figures=("fig12",), source="S1 Fig 12 (accuracy against W, interior and exterior); the expected "
+                                  "direction is INFERRED",
+       text="A model trained without a W×W square of labels generates those labels better when the square "
+            "is inside the manifold (interpolation between seen values) than when it sits at its edge "
+            "(extrapolation), and worse as W grows. The caption states only that accuracy is plotted "
+            "against W for both.",
+       check="for bumps and SOS: (1) at every W, OOD accuracy of the interior model ≥ that of the exterior "
+             "model; (2) OOD accuracy does not rise from the smallest to the largest W, for either position, "
+             "every seed. (Written after the two W = 4 bump models were seen.)")
+def _holes(profile: str) -> Result:
+    groups, named = compose_runs()
+    hole = {n: r for n, r in named.items() if n.startswith("fig12_")}
+    if not hole:
+        return groups.not_yet_run("needs the models of Fig 12")
+    ood = {}
+    for n, r in hole.items():
+        c = r.config
+        ood[(c["dataset"].split("_")[0], c["hole"], c["hole_width"])] = r.json("metrics")["regions"]["ood"]
+    checks, parts = [], []
+    for kind in ("bump", "sos"):
+        widths = sorted({w for k, h, w in ood if k == kind})
+        for w in widths:
+            a, b = ood.get((kind, "interior", w)), ood.get((kind, "exterior", w))
+            if a is not None and b is not None:
+                checks.append((f"{kind}, W = {w:g}: interior OOD {100 * a:.1f}% ≥ exterior {100 * b:.1f}%", a >= b))
+        for pos in ("interior", "exterior"):
+            ws = [w for w in widths if (kind, pos, w) in ood]
+            if len(ws) >= 2:
+                lo, hi = ood[(kind, pos, ws[0])], ood[(kind, pos, ws[-1])]
+                checks.append((f"{kind} {pos}: OOD {100 * lo:.1f}% at W = {ws[0]:g} ≥ {100 * hi:.1f}% at W = {ws[-1]:g}",
+                               hi <= lo))
+            parts.append(f"{kind} {pos}: " + ", ".join(f"W={w:g}: {100 * ood[(kind, pos, w)]:.1f}%" for w in ws))
+    res = Result(value="OOD accuracy " + "; ".join(p for p in parts if not p.endswith(": ")), seeds=(0,),
+                 profile=groups.shown_profile, checks=checks, judged=groups.judged,
+                 runs=tuple(r.provenance for r in hole.values()))
+    n_all = sum(n.startswith("fig12_") for n in experiments.compose_sweep(groups.shown_profile or "cpu"))
+    if len(hole) < n_all:
+        res.note = f"{len(hole)} of {n_all} Fig 12 models stored"
+    return res
+
+
 @claim("sample-efficiency", title="Data needed ∝ N with stripes, ∝ N² without",
        figures=("fig05",), source="threshold STATED, slopes INFERRED: S1 Fig 5c",
        text="With 1D stripes mixed in, the data needed for 60% accuracy grows ∝ N; with 2D bumps "
