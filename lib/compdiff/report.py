@@ -503,7 +503,9 @@ def _sample_efficiency(profile: str) -> Result:
     return Result(value=f"slope 2D only {fmt(fits['bump'])}; mixed {fmt(fits['mixed'])}", seeds=(0,),
                   profile=groups.shown_profile, checks=checks, judged=groups.judged,
                   runs=tuple(dict.fromkeys(r.provenance for r in used)),
-                  note="data needed for 60%: " + "; ".join(
+                  note=("; ".join(f"the {k} fit rests on {f.points} N, too few for an interval" for k, f in fits.items()
+                                  if f.points < 3) + "; " if any(f.points < 3 for f in fits.values()) else "")
+                       + "data needed for 60%: " + "; ".join(
                       f"{k}: " + ", ".join(f"N={N}: {v:.0f}" for N, v in sorted(usable[k].items())) for k in usable))
 
 
