@@ -190,3 +190,22 @@ def final_cloud(run) -> np.ndarray:
     reps = run.arrays("representations")
     last = len(reps["images"]) - 1
     return np.asarray(reps[f"s{last}_t0"], np.float64)
+
+
+def figure_runs(profile: str, prefix: str, *, seed: int = 0, device: str = "auto") -> tuple[dict, list[dict]]:
+    """(sweep configs, rows of the stored runs) of the efficiency-sweep runs whose names start with
+    ``prefix`` (``"fig05_"``, ``"fig06_"``): the missing ones are trained first where training is
+    allowed; prints how many of them are stored."""
+    from . import runs
+
+    sweep = experiments.efficiency_sweep(profile, seed=seed)
+    names = [k for k in sweep if k.startswith(prefix)]
+    if store.training_allowed():  # hours on a CPU: see the book's reproducing page
+        runs.get_sweep(experiments.SWEEP_STORE["efficiency"], sweep, device=device, only=names)
+    have, _ = stored_sweep(profile, seed=seed)
+    rows = sweep_table({k: r for k, r in have.items() if k in names})
+    total = len({store.run_id(sweep[k]) for k in names})
+    stored = len({r["run"].run_id for r in rows})
+    print(f"{stored} of {total} models of this figure's sweep ({profile} profile) are stored"
+          + ("" if stored == total else "; the panels show those, and mark what is missing"))
+    return sweep, rows
