@@ -172,3 +172,46 @@ def test_cluster_dispatch_with_submitits_local_executor(tmp_store, tmp_path):
     assert {n for j in jobs for n in j.result()} == {"a", "b"}
     assert cluster.missing_runs("compose", cfgs) == []
     assert cluster.submit_sweep("compose", cfgs, executor="local", folder=tmp_path / "jobs") == []
+
+
+def _rows(figure, pts, **fields):
+    return [{"figure": figure, "fraction": x, "train_size": 100 * (i + 1), "accuracy": a, "run": None, **fields}
+            for i, (x, a) in enumerate(pts)]
+
+
+def test_onset_reads_partial_columns_only_where_the_grid_decides():
+    grid = [0.05, 0.1, 0.2, 0.4, 0.7, 1.0]
+    on = lambda pts: efficiency.onset(_rows("fig06", pts, sigma=0.5), 0.5, grid=grid)
+    full = on([(0.05, 0.0), (0.1, 0.1), (0.2, 0.3), (0.4, 0.7), (0.7, 0.9), (1.0, 1.0)])
+    assert full.how == "interpolated" and full.value == pytest.approx(0.3) and full.monotone
+    part = on([(0.2, 0.3), (0.4, 0.7)])  # grid neighbours: the same reading as the full column
+    assert part.how == "interpolated" and part.value == pytest.approx(full.value)
+    gap = on([(0.1, 0.1), (0.7, 0.9)])  # not neighbours: only an interval
+    assert gap.how == "bounded" and (gap.lo, gap.hi) == (0.1, 0.7) and np.isnan(gap.value)
+    assert on([(1.0, 0.2)]).how == "never"
+    later = on([(0.4, 0.2)])
+    assert later.how == "bounded" and np.isinf(later.hi) and "never" in later.describe()
+    assert on([(0.05, 0.8), (0.1, 0.9)]).how == "at_smallest"
+    assert on([(0.1, 0.8)]).how == "bounded"  # λ = 0.05 might already pass
+    assert on([]).how == "none"
+    assert not on([(0.2, 0.6), (0.4, 0.5)]).monotone
+    with pytest.raises(ValueError, match="not on the grid"):
+        on([(0.3, 0.5)])
+    # the check decides only where the stored λ decide it
+    m = efficiency.onset_matches
+    assert m(part, 0.35, 0.15) is True and m(part, 0.6, 0.15) is False
+    assert m(gap, 0.4, 0.15) is None  # (0.1, 0.7] straddles [0.25, 0.55]
+    assert m(efficiency.onset(_rows("fig06", [(0.2, 0.3), (0.4, 0.7)], sigma=1), 1, grid=grid), float("nan"), 0.15) is False
+    assert m(on([(1.0, 0.2)]), float("nan"), 0.15) is True and m(on([(1.0, 0.2)]), 0.6, 0.15) is False
+    assert m(later, float("nan"), 0.15) is None and m(later, 0.1, 0.15) is False
+    assert m(on([(0.05, 0.8)]), 0.05, 0.15) is True and m(on([(0.05, 0.8)]), 0.5, 0.15) is False
+
+
+def test_scaling_reads_a_crossing_only_between_grid_neighbours():
+    grid = [0.01, 0.02, 0.05, 0.2]
+    rows = (_rows("fig05", [(0.05, 0.4), (0.2, 0.9)], kind="mixed", N=24)
+            + _rows("fig05", [(0.01, 0.1), (0.2, 0.9)], kind="mixed", N=32)
+            + _rows("fig05", [(0.02, 0.1), (0.05, 0.3)], kind="mixed", N=16))
+    need = efficiency.scaling(rows, [16, 24, 32], "mixed", grid=grid)
+    assert need[24].how == "interpolated" and need[32].how == "gap" and need[16].how == "gap"
+    assert efficiency.scaling(rows, [32], "mixed")[32].how == "interpolated"  # no grid: as stored

@@ -151,7 +151,10 @@ ROWS: list[Assumption] = [
                "sizes around it, and a curve that starts above 60% gives only an upper bound (not fitted).", "5"),
     Assumption("Fig 6e onset level", "efficiency:ONSET_LEVEL", "INFERRED",
                "The λ at which terminal accuracy first reaches 50%, compared with the λ at which the simulated "
-               "mass ratio reaches 0.5.", "6"),
+               "mass ratio reaches 0.5. A σ column not fully trained is read between stored λ only where they "
+               "are neighbours on the λ grid, as if accuracy never falls as λ grows (the page shows whether the "
+               "stored accuracies do); otherwise the onset is an interval, judged only where the whole interval "
+               "passes or fails. Fig 5c's 60% crossings are read the same way.", "5, 6"),
     Assumption("Fig 15 continuity measure (k of the k-NN graph)", "efficiency:KNN_K", "INFERRED",
                "Connected components of the symmetric k-nearest-neighbour graph of the final bottleneck cloud: "
                "1 = one continuous manifold.", "15"),

@@ -29,7 +29,9 @@ _NAME = re.compile(r"^fig06_s(?P<sigma>[0-9.]+)_l(?P<lam>[0-9.]+)$|"
 class Needed(NamedTuple):
     """Dataset size at which the accuracy first reaches the threshold, and how it was found:
     "interpolated" (between two sizes, linear in log size), "at_smallest" (the smallest size
-    already reaches it: an upper bound) or "not_reached" (value NaN)."""
+    already reaches it: an upper bound), "not_reached" (value NaN) or, from :func:`scaling` on a
+    partly stored curve, "gap" (value NaN: the stored shares around the crossing are not
+    neighbours on the sweep's grid, so the crossing is not read until the gap is trained)."""
 
     value: float
     how: str
@@ -142,26 +144,122 @@ def curve(rows, **match) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
             np.array([sel[f]["accuracy"] for f in fr]), [sel[f]["run"] for f in fr])
 
 
-def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD) -> dict:
+def _grid_positions(fractions, grid) -> list[int]:
+    grid = np.asarray(sorted(grid), dtype=np.float64)
+    pos = []
+    for x in fractions:
+        hit = np.flatnonzero(np.isclose(grid, x))
+        if not hit.size:
+            raise ValueError(f"stored share {x:g} is not on the grid {grid.tolist()}")
+        pos.append(int(hit[0]))
+    return pos
+
+
+def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> dict:
     """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs
-    (the ``fig05_bump_n32_*`` names are the σ = 1 runs of Fig 6e, so they are found either way)."""
+    (the ``fig05_bump_n32_*`` names are the σ = 1 runs of Fig 6e, so they are found either way).
+    With the sweep's share ``grid``, a crossing is read only where the stored shares around it
+    are grid neighbours (as on the full curve, if accuracy never falls as the share grows);
+    otherwise it is a "gap"."""
     out = {}
     for N in Ns:
-        _, size, acc, _ = curve(rows, figure="fig05", kind=kind, N=N)
-        if len(size):
-            out[N] = data_needed(size, acc, level)
+        p, size, acc, _ = curve(rows, figure="fig05", kind=kind, N=N)
+        if not len(size):
+            continue
+        need = data_needed(size, acc, level)
+        if grid is not None:
+            pos, n_grid = _grid_positions(p, grid), len(grid)
+            above = np.flatnonzero(acc >= level)
+            decided = {"interpolated": lambda: pos[above[0]] - pos[above[0] - 1] == 1,
+                       "at_smallest": lambda: pos[0] == 0,
+                       "not_reached": lambda: pos[-1] == n_grid - 1}[need.how]()
+            if not decided:
+                need = Needed(float("nan"), "gap")
+        out[N] = need
     return out
 
 
-def onset(rows, sigma: float, level: float = ONSET_LEVEL) -> tuple[float, np.ndarray, np.ndarray]:
-    """(λ where terminal accuracy first reaches ``level``, linear between grid points; NaN if
-    never), with the λ grid and accuracies of the σ column of Fig 6e."""
+class Onset(NamedTuple):
+    """Where a σ column of Fig 6e first reaches the onset level, read from its stored λ.
+
+    ``how`` is one of
+    - "interpolated": between two λ that are neighbours on the sweep's grid (``value``);
+    - "at_smallest": the grid's smallest λ already reaches it (``value`` = that λ, an upper bound);
+    - "never": the grid's largest λ is stored and no stored λ reaches it (``value`` NaN);
+    - "bounded": the stored λ around the crossing are not grid neighbours; it lies in (lo, hi]
+      (``value`` NaN; ``hi`` = inf when no stored λ reaches it: later, or never);
+    - "none": no λ of this σ is stored.
+
+    A partial column is read as if accuracy never falls as λ grows (``monotone`` says whether the
+    stored accuracies do); on a complete column every reading is exact."""
+
+    value: float
+    how: str
+    lo: float
+    hi: float
+    lambdas: np.ndarray
+    accuracies: np.ndarray
+    monotone: bool
+
+    @property
+    def determined(self) -> bool:
+        return self.how in ("interpolated", "at_smallest", "never")
+
+    def describe(self) -> str:
+        if self.how == "bounded" and math.isinf(self.hi):
+            return f"> {self.lo:.2f} or never"
+        return {"interpolated": f"{self.value:.2f}", "at_smallest": f"≤ {self.value:.2f}", "never": "never",
+                "bounded": f"in ({self.lo:.2f}, {self.hi:.2f}]", "none": "—"}[self.how]
+
+
+def onset_matches(o: Onset, lam_c: float, tol: float) -> bool | None:
+    """Whether the onset ``o`` lies within ``tol`` of the simulated ``lam_c`` (NaN: never
+    percolates): True or False where the stored λ decide it, None where they do not (a bounded
+    onset whose interval straddles the tolerance band)."""
+    sim_never = not np.isfinite(lam_c)
+    if o.how == "none":
+        return None
+    if o.how == "never":
+        return sim_never
+    if o.how == "interpolated":
+        return (not sim_never) and abs(o.value - lam_c) <= tol
+    # at_smallest or bounded: the crossing lies somewhere in (lo, hi]
+    lo = 0.0 if o.how == "at_smallest" else o.lo
+    if sim_never:
+        return None if math.isinf(o.hi) else False
+    if lo >= lam_c - tol and o.hi <= lam_c + tol:
+        return True
+    if o.hi < lam_c - tol or lo >= lam_c + tol:
+        return False
+    return None
+
+
+def onset(rows, sigma: float, level: float = ONSET_LEVEL, grid=None) -> Onset:
+    """Where terminal accuracy of the σ column of Fig 6e first reaches ``level``, linear between
+    λ; ``grid``: the sweep's full λ grid (default: the stored λ, i.e. a complete column)."""
     from .percolation import crossing
 
     lam, _, acc, _ = curve(rows, figure="fig06", sigma=sigma)
+    mono = bool(np.all(np.diff(acc) >= 0))
+    nan = float("nan")
     if not len(lam):
-        return float("nan"), lam, acc
-    return float(crossing(lam, acc, level)), lam, acc
+        return Onset(nan, "none", nan, nan, lam, acc, mono)
+    grid = sorted(lam) if grid is None else sorted(grid)
+    pos = _grid_positions(lam, grid)
+    above = np.flatnonzero(acc >= level)
+    if above.size == 0:
+        if pos[-1] == len(grid) - 1:
+            return Onset(nan, "never", nan, nan, lam, acc, mono)
+        return Onset(nan, "bounded", float(lam[-1]), math.inf, lam, acc, mono)
+    i = int(above[0])
+    if i == 0:
+        if pos[0] == 0:
+            return Onset(float(lam[0]), "at_smallest", nan, float(lam[0]), lam, acc, mono)
+        return Onset(nan, "bounded", 0.0, float(lam[0]), lam, acc, mono)
+    if pos[i] - pos[i - 1] == 1:
+        return Onset(float(crossing(lam[i - 1:i + 1], acc[i - 1:i + 1], level)), "interpolated",
+                     float(lam[i - 1]), float(lam[i]), lam, acc, mono)
+    return Onset(nan, "bounded", float(lam[i - 1]), float(lam[i]), lam, acc, mono)
 
 
 KNN_K = 4  # INFERRED: neighbours per point of the Fig 15 continuity graph (a lattice point has 4)
