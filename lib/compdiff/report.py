@@ -336,7 +336,7 @@ def _hyper_factorized(profile: str) -> Result:
        check="OOD accuracy in the held-out cross ≥ 60% for the stripe and union models (Fig 4) and "
              "for the rim model (Fig 10), and < 60% without the rim, every seed.")
 def _composition(profile: str) -> Result:
-    groups, named = compose_runs()
+    groups, named = sweep_runs()
     need = ("fig04_stripes", "fig04_sos_stripes", "fig10_stripes_norim")
     have = [n for n in need if n in named]
     if not have:
@@ -367,7 +367,7 @@ def cross_accuracy(run) -> float:
     return float(s["correct"][cross].mean())
 
 
-def compose_runs(seed: int = 0, sweep: str = "compose"):
+def sweep_runs(seed: int = 0, sweep: str = "compose"):
     """(groups, {name: run}) of a sweep stored under "compose" (:data:`experiments.SWEEP_STORE`)
     at the most faithful profile stored. A run that belongs to another sweep of that store is not
     counted as unmatched; one run may carry several names (Fig 4g's models are Fig 5b's too)."""
@@ -400,7 +400,7 @@ def compose_runs(seed: int = 0, sweep: str = "compose"):
        check="(1) the 2D-SOS-only model's accuracy in the cross < 60%; (2) OOD accuracy falls "
              "from the narrowest to the widest lesion (Spearman ρ < 0), every seed.")
 def _interpolation(profile: str) -> Result:
-    groups, named = compose_runs()
+    groups, named = sweep_runs()
     lesions = sorted((n for n in named if n.startswith("fig11_")), key=lambda n: named[n].config["lesion_width"])
     if "fig04_sos_cross" not in named and len(lesions) < 2:
         return groups.not_yet_run("needs the models of Figs 4 and 11")
@@ -442,7 +442,7 @@ def _spearman(x, y) -> float:
              "model; (2) OOD accuracy does not rise from the smallest to the largest W, for either position, "
              "every seed. (Written after the two W = 4 bump models were seen.)")
 def _holes(profile: str) -> Result:
-    groups, named = compose_runs()
+    groups, named = sweep_runs()
     hole = {n: r for n, r in named.items() if n.startswith("fig12_")}
     if not hole:
         return groups.not_yet_run("needs the models of Fig 12")
@@ -481,7 +481,7 @@ def _holes(profile: str) -> Result:
 def _sample_efficiency(profile: str) -> Result:
     from . import efficiency
 
-    groups, named = compose_runs(sweep="efficiency")
+    groups, named = sweep_runs(sweep="efficiency")
     g = experiments.EFFICIENCY_GRIDS.get(groups.shown_profile or "cpu")
     rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig05_")})
     need = {k: efficiency.scaling(rows, g["N"], k, grid=g[f"p_{k}"]) for k in ("bump", "mixed")}
@@ -564,7 +564,7 @@ ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulate
 def _percolation_onset(profile: str) -> Result:
     from . import efficiency, percolation
 
-    groups, named = compose_runs(sweep="efficiency")
+    groups, named = sweep_runs(sweep="efficiency")
     prof = groups.shown_profile or "cpu"
     g = experiments.EFFICIENCY_GRIDS[prof]
     rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
@@ -617,7 +617,7 @@ def _percolation_onset(profile: str) -> Result:
 def _continuous_manifold(profile: str) -> Result:
     from . import efficiency
 
-    groups, named = compose_runs(sweep="efficiency")
+    groups, named = sweep_runs(sweep="efficiency")
     prof = groups.shown_profile or "cpu"
     g = experiments.EFFICIENCY_GRIDS[prof]
     rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
