@@ -215,3 +215,14 @@ def test_scaling_reads_a_crossing_only_between_grid_neighbours():
     need = efficiency.scaling(rows, [16, 24, 32], "mixed", grid=grid)
     assert need[24].how == "interpolated" and need[32].how == "gap" and need[16].how == "gap"
     assert efficiency.scaling(rows, [32], "mixed")[32].how == "interpolated"  # no grid: as stored
+
+
+def test_knn_components_count_the_pieces_of_a_cloud():
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    ring = np.c_[np.cos(t), np.sin(t)]
+    assert efficiency.knn_components(ring) == 1
+    two = np.r_[ring, ring[:50] + 100.0]  # a ring and a far-away arc
+    sizes = efficiency.knn_component_sizes(two)
+    assert sizes.tolist() == [200, 50] and efficiency.knn_components(two) == 2
+    with pytest.raises(ValueError, match="M > k"):
+        efficiency.knn_components(ring[:3])

@@ -265,9 +265,9 @@ def onset(rows, sigma: float, level: float = ONSET_LEVEL, grid=None) -> Onset:
 KNN_K = 4  # INFERRED: neighbours per point of the Fig 15 continuity graph (a lattice point has 4)
 
 
-def knn_components(X, k: int = KNN_K) -> int:
-    """Connected components of the symmetric k-nearest-neighbour graph of the cloud ``X`` (M, D):
-    1 for a continuous manifold, more for a fragmented one (Fig 15)."""
+def knn_component_sizes(X, k: int = KNN_K) -> np.ndarray:
+    """Sizes, largest first, of the connected components of the symmetric k-nearest-neighbour
+    graph of the cloud ``X`` (M, D)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -280,7 +280,14 @@ def knn_components(X, k: int = KNN_K) -> int:
     nn = np.argpartition(d2, k, axis=1)[:, :k]
     rows = np.repeat(np.arange(len(X)), k)
     g = coo_matrix((np.ones(rows.size), (rows, nn.ravel())), shape=(len(X), len(X)))
-    return int(connected_components(g, directed=False)[0])
+    _, lab = connected_components(g, directed=False)
+    return np.sort(np.bincount(lab))[::-1]
+
+
+def knn_components(X, k: int = KNN_K) -> int:
+    """Connected components of the symmetric k-nearest-neighbour graph of the cloud ``X`` (M, D):
+    1 for a continuous manifold, more for a fragmented one (Fig 15)."""
+    return int(len(knn_component_sizes(X, k)))
 
 
 def final_cloud(run) -> np.ndarray:

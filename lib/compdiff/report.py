@@ -621,7 +621,8 @@ def _continuous_manifold(profile: str) -> Result:
     prof = groups.shown_profile or "cpu"
     g = experiments.EFFICIENCY_GRIDS[prof]
     rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
-    comp = {(r["sigma"], r["fraction"]): efficiency.knn_components(efficiency.final_cloud(r["run"])) for r in rows}
+    sizes = {(r["sigma"], r["fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"])) for r in rows}
+    comp = {key: len(v) for key, v in sizes.items()}
     checks = []
     for s in g["sigma"]:  # along λ at fixed σ
         c = [comp[(s, lam)] for lam in g["lambda"] if (s, lam) in comp]
@@ -634,11 +635,13 @@ def _continuous_manifold(profile: str) -> Result:
     if not checks:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (two runs along σ or λ; "
                                   f"{len(rows)} stored)")
-    return Result(value="k-NN components (σ, λ): " + ", ".join(f"({s:g}, {l:g}): {c}" for (s, l), c in sorted(comp.items())),
+    return Result(value="k-NN components (σ, λ): " + ", ".join(
+                      f"({s:g}, {l:g}): {comp[(s, l)]} (largest {100 * v[0] / v.sum():.0f}%)" for (s, l), v in sorted(sizes.items())),
                   seeds=(0,), profile=prof, checks=checks, judged=groups.judged,
                   runs=tuple(r["run"].provenance for r in rows),
                   note=f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
-                       f"(t = 0, stored PC scores); {len(rows)} of {len(g['sigma']) * len(g['lambda'])} runs stored")
+                       f"(t = 0, stored PC scores), with the share of the points in its largest component; "
+                       f"{len(rows)} of {len(g['sigma']) * len(g['lambda'])} runs stored")
 
 
 # ---------------------------------------------------------------------------------------------
