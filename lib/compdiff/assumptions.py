@@ -136,7 +136,9 @@ ROWS: list[Assumption] = [
     Assumption("UNet and budget at other image sizes N (attention resolutions at N = 16)",
                "experiments:unet_at(efficiency_sweep('cpu')['fig06_s1_l1'].unet, 16).attention_resolutions", "INFERRED",
                "The same UNet at every N, its attention at the same levels (resolutions scaled by N/32), "
-               "and the composition budget (COMPOSE_CPU_IMAGES images) at every N and share.", "5"),
+               "and the composition budget (COMPOSE_CPU_IMAGES images) at every N, share and σ. The budget "
+               "counts images seen, not epochs: at N = 32 a model trained on the whole lattice (λ = 1) passes "
+               "over each label 375 times, one at λ = 0.2 five times as often.", "5, 6, 14, 15"),
     Assumption("Latent margin of the stripes at any N (px each side)", "experiments:LATENT_MARGIN", "INFERRED",
                "Fig 9 states a 44×44 canvas for the 32×32 frame (6 px each side); we keep 6 px at every N "
                "(the spec leaves fixed or scaled open).", "5"),
