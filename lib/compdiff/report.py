@@ -558,7 +558,7 @@ ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulate
        figures=("fig06", "fig14"), source="INFERRED: S2 ('sudden onset'); S1 Fig 6e",
        text="Model accuracy jumps where the simulation percolates: the λ of the accuracy rise "
             "follows the simulated λ_c(σ), and σ = 0.1 never succeeds.",
-       check="for every σ, the λ where terminal accuracy first reaches 50% lies within 0.15 of "
+       check=f"for every σ, the λ where terminal accuracy first reaches 50% lies within {ONSET_TOLERANCE:g} of "
              "the simulated λ_c(σ) (both never, for σ = 0.1), every seed; a σ whose stored λ leave "
              "the onset in an interval is judged only if the whole interval passes or fails.")
 def _percolation_onset(profile: str) -> Result:
