@@ -31,6 +31,7 @@ def tmp_store(tmp_path, monkeypatch):
     """A fresh, empty results store for one test (training allowed)."""
     monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("COMPDIFF_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("COMPDIFF_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.delenv("COMPDIFF_NO_TRAIN", raising=False)
     return tmp_path / "results"
 

@@ -147,7 +147,7 @@ def test_stored_model_regenerates_the_stored_samples(tmp_store):
     idx = s["grid_index"]
     again = runs.generate(model, runs.make_schedule(cfg.diffusion), s["labels"], cfg.eval, image_size=16, device="cpu")
     assert np.allclose(again[idx], s["grid_images"].astype(np.float32), atol=2e-2)
-    (run.path / "model_ema.pt").write_bytes(b"not a checkpoint")
+    run.weights("model_ema.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(store.StoreError):  # the store reports the corrupt artifact, never uses it
         runs.stored_model(store.lookup("compose", cfg), cfg)
 

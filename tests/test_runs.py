@@ -28,7 +28,10 @@ def test_train_score_store_and_replay(tmp_store, smoke_cfg, monkeypatch):
     assert np.isfinite(s["grid_images"].astype(np.float32)).all()
     loss = run.json("loss_curve")
     assert len(loss["images"]) == len(loss["loss"]) > 0
-    assert (run.path / "model_ema.pt").is_file()
+    assert not (run.path / "model_ema.pt").exists()  # weights live in the local cache, outside git
+    assert run.weights("model_ema.pt").is_file() and "model_ema.pt" in run.manifest["weights"]
+    probe = run.arrays("probe_samples")
+    assert probe["labels"].tolist() == [[16.0, 16.0]] and probe["images"].shape == (1, 32, 32)
 
     # a second request is a verified hit, even with training switched off
     monkeypatch.setenv("COMPDIFF_NO_TRAIN", "1")

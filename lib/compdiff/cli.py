@@ -6,6 +6,9 @@
     python -m compdiff train basic --profile cpu          # fill the store for one experiment
     python -m compdiff assumptions                        # regenerate book/assumptions.md
     python -m compdiff report                             # regenerate book/report.md from results/
+    python -m compdiff results pack compose/b127eba4 -o runs.tar.gz   # runs + weights, one bundle
+    python -m compdiff results unpack runs.tar.gz         # checked, then added to results/
+    python -m compdiff results restore-weights            # weights of older runs, from git history
 """
 
 from __future__ import annotations
@@ -177,6 +180,28 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_results(args) -> int:
+    from . import store
+
+    if args.action == "pack":
+        if not args.runs and not args.all:
+            raise ConfigError("results pack: name the runs (EXPERIMENT/RUN_ID, a run folder or a run-id prefix) or give --all")
+        runs = store.list_runs() if args.all else [store.find_run(r) for r in args.runs]
+        index = store.pack(runs, Path(args.output), require_weights=args.require_weights)
+        missing = sum(bool(r["weights_missing"]) for r in index["runs"])
+        print(f"packed {len(index['runs'])} run(s) into {args.output}"
+              + (f"; {missing} without weights (not in the local cache)" if missing else ""))
+    elif args.action == "unpack":
+        for exp, rid, what in store.unpack(Path(args.bundle)):
+            print(f"{exp}/{rid}: {what}")
+    elif args.action == "restore-weights":
+        done = store.restore_weights()
+        for run, name in done:
+            print(f"{run}: {name} restored from git history")
+        print(f"{len(done)} weights file(s) restored into {paths.weights_dir()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m compdiff", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -226,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default=experiments.DEFAULT_PROFILE,
                    help=f"profile of the simulations the report runs; one of {', '.join(experiments.PROFILES)}")
     r.set_defaults(func=_cmd_report)
+
+    res = sub.add_parser("results", help="move stored runs between machines (bundles), restore weights")
+    rsub = res.add_subparsers(dest="action", required=True)
+    pk = rsub.add_parser("pack", help="write runs (with their cached weights) to one checksummed bundle")
+    pk.add_argument("runs", nargs="*", help="EXPERIMENT/RUN_ID, a run folder, or a unique run-id prefix")
+    pk.add_argument("--all", action="store_true", help="every run in results/")
+    pk.add_argument("-o", "--output", required=True, help="the bundle to write (.tar.gz)")
+    pk.add_argument("--require-weights", action="store_true", help="fail if a run's weights are not cached")
+    up = rsub.add_parser("unpack", help="check a bundle and add its runs to results/ (never overwrites)")
+    up.add_argument("bundle")
+    rsub.add_parser("restore-weights", help="fill the weights cache from git history (runs committed with weights)")
+    res.set_defaults(func=_cmd_results)
     return p
 
 

@@ -21,9 +21,6 @@ from .diffusion import ddim_timesteps, make_schedule, q_sample, sample_ddim, sam
 from .train import RunSpec, load_model, train
 from .unet import count_parameters
 
-MAX_STORED_PARAMETERS = 2_000_000  # weights of larger models stay in runs/, not in results/
-
-
 def sampler_name(ev: experiments.EvalConfig, T: int) -> str:
     return f"DDPM-{T}" if ev.sampler == "ddpm" else f"DDIM-{ev.steps} (η = {ev.eta:g})"
 
@@ -198,11 +195,25 @@ def _artifacts(cfg, result, ds, eval_labels, curve, final_images, final_score, f
         "loss_curve": {"images": [i for i, _ in result.loss_curve], "loss": [v for _, v in result.loss_curve]},
         "samples": samples,
     }
-    if n_params <= MAX_STORED_PARAMETERS:
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in final_model.state_dict().items()}, buf)
-        artifacts[f"model_{ev.weights}.pt"] = buf.getvalue()
+    buf = io.BytesIO()  # the store keeps weights in the local cache, outside git
+    torch.save({k: v.detach().cpu() for k, v in final_model.state_dict().items()}, buf)
+    artifacts[f"model_{ev.weights}.pt"] = buf.getvalue()
     return artifacts
+
+
+def probe_labels(cfg) -> np.ndarray:
+    """The labels every run also samples for the book, whatever its training set: the frame's
+    centre (Fig 6d draws the σ = 0.1 model's sample there), in the run's label units."""
+    offset = data.frame_offset(cfg.frame, getattr(cfg, "canvas", None))
+    return np.array([[offset + cfg.frame / 2, offset + cfg.frame / 2]], np.float32)
+
+
+def probe_samples(model, cfg, device) -> dict:
+    """The ``probe_samples`` artifact: one sample per :func:`probe_labels` label (float32 images),
+    drawn as the scoring sampler draws (sample k's noise from (eval.seed, k))."""
+    lab = probe_labels(cfg)
+    imgs = generate(model, make_schedule(cfg.diffusion), lab, cfg.eval, image_size=cfg.unet.image_size, device=device)
+    return {"labels": lab, "images": imgs.astype(np.float32)}
 
 
 def _train_and_score(cfg, ds, eval_labels, score, scratch, dev, progress):
@@ -210,6 +221,7 @@ def _train_and_score(cfg, ds, eval_labels, score, scratch, dev, progress):
     result = _train_run(cfg, ds, scratch, dev, progress)
     curve, imgs, s, model, check, reps = _score_snapshots(cfg, scratch, eval_labels, score, dev, progress)
     artifacts = _artifacts(cfg, result, ds, eval_labels, curve, imgs, s, model, check)
+    artifacts["probe_samples"] = probe_samples(model, cfg, dev)
     if reps:
         artifacts["representations"] = reps
     return artifacts, s, model
@@ -349,15 +361,17 @@ def final_losses(model, cfg, eval_labels: np.ndarray, masks: dict, device) -> di
 
 
 def stored_model(run: store.Run, cfg, *, device="cpu"):
-    """The final model of a stored run (its ``model_<weights>.pt`` artifact), in eval mode."""
+    """The final model of a stored run (its ``model_<weights>.pt`` weights, from the local cache:
+    :meth:`compdiff.store.Run.weights`), in eval mode."""
     from .unet import ConditionalUNet
 
     name = f"model_{cfg.eval.weights}.pt"
     try:
-        sd = torch.load(run.file(name), map_location="cpu", weights_only=True)
+        sd = torch.load(run.weights(name), map_location="cpu", weights_only=True)
     except FileNotFoundError as e:
-        raise store.MissingResultError(f"{e} (weights of models over {MAX_STORED_PARAMETERS:,} parameters "
-                                       "stay in runs/, not in the store)") from e
+        raise store.MissingResultError(str(e)) from e
+    except (RuntimeError, EOFError, ValueError) as e:
+        raise store.CorruptArtifactError(f"run {run.experiment}/{run.run_id}: {name} cannot be read: {e}") from e
     model = ConditionalUNet(cfg.unet)
     try:
         model.load_state_dict(sd)

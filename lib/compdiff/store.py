@@ -7,11 +7,22 @@ A run lives in ``results/<experiment>/<run_id>/``:
   the library version and when/where it was made;
 * artifacts        — ``*.json`` (metrics, loss curves) and ``*.npz`` (arrays), nothing that executes.
 
+Weights (``*.pt`` artifacts) are not kept in the run folder, and so not in git: they go to a local
+cache, ``weights/<experiment>/<run_id>/<sha256[:16]>/<name>`` (:func:`compdiff.paths.weights_dir`),
+keyed by the checksum the manifest records for them under ``"weights"``. A figure never needs them
+(it reads stored samples); :meth:`Run.weights` hands them out verified, or says how to get them.
+:func:`pack` and :func:`unpack` move runs, weights included, between machines as one checksummed,
+engine-versioned bundle; :func:`restore_weights` recovers the weights of runs committed before they
+left git from the git history.
+
 ``run_id`` is a hash of the canonical config JSON *and* :data:`ENGINE_VERSION`, so a change of
 either gives a new id. A run made by another engine version for the same config is found by its
 ``config_hash`` and reported as stale (:class:`StaleResultError`), never reused. A file whose
 checksum does not match, or that the manifest does not list, is reported by name
 (:class:`CorruptArtifactError`), never used: a :class:`Run` reads only the files its manifest lists.
+
+A run folder is verified against its manifest the first time a process opens it, and again only
+when a file's size or modification time changes (so a report build reads each run once).
 
 Writes go to a temporary folder that is renamed into place, so a killed writer leaves no half run;
 a per-run lock file keeps two processes from computing the same run at once.
@@ -30,7 +41,10 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -143,6 +157,31 @@ class Run:
         return self.path / name
 
     @property
+    def weight_names(self) -> list[str]:
+        return sorted(self.manifest.get("weights", {}))
+
+    def weights(self, name: str) -> Path:
+        """The cached file of weights artifact ``name`` (e.g. ``model_ema.pt``), checksum verified.
+
+        Raises :class:`MissingResultError` (saying how to get it) when the local cache lacks it and
+        :class:`CorruptArtifactError` when the cached file does not match the manifest."""
+        listed = self.manifest.get("weights", {})
+        if name not in listed:
+            if name in self.manifest.get("files", {}):  # a run stored before weights left the run folder
+                return self.path / name
+            raise FileNotFoundError(f"run {self.experiment}/{self.run_id} has no weights {name!r}; "
+                                    f"it has: {', '.join(sorted(listed)) or 'none'}")
+        path = weights_path(self.experiment, self.run_id, name, listed[name]["sha256"])
+        if not path.is_file():
+            raise MissingResultError(
+                f"weights {name} of run {self.experiment}/{self.run_id} are not in the local cache "
+                f"({path}); weights are not kept in git: bring them with `python -m compdiff results unpack "
+                f"BUNDLE`, recover those of runs committed before that with `python -m compdiff results "
+                f"restore-weights`, or retrain the run")
+        _verify_file(path, listed[name], what=f"cached weights of run {self.experiment}/{self.run_id}")
+        return path
+
+    @property
     def provenance(self) -> str:
         m = self.manifest
         commit = (m.get("git_commit") or "unknown")[:10]
@@ -153,9 +192,59 @@ def _run_path(experiment: str, rid: str) -> Path:
     return paths.results_dir() / experiment / rid
 
 
+def weights_path(experiment: str, rid: str, name: str, sha256: str) -> Path:
+    """Where the weights artifact ``name`` of a run (checksum ``sha256``) lives in the local cache."""
+    return paths.weights_dir() / experiment / rid / sha256[:16] / name
+
+
+# what this process has verified, with the stat signature it had then: run folders and single files
+_VERIFIED_RUNS: dict[str, tuple] = {}
+_VERIFIED_FILES: dict[str, tuple] = {}
+
+
+def _signature(paths_: list[Path]) -> tuple:
+    out = []
+    for p in paths_:
+        try:
+            st = p.stat()
+        except OSError:
+            return ()
+        out.append((p.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _verify_file(f: Path, meta, *, what: str) -> None:
+    """Check one file against its manifest entry ({"size", "sha256"}), once per process while unchanged."""
+    try:
+        size, digest = meta["size"], meta["sha256"]
+    except (KeyError, TypeError):
+        raise CorruptArtifactError(f"{f}: the manifest gives no size and sha256 for it") from None
+    key = str(f.resolve())
+    sig = _signature([f])
+    if sig and _VERIFIED_FILES.get(key) == (sig, digest):
+        return
+    if not f.is_file():
+        raise CorruptArtifactError(f"{f}: listed in the manifest but missing")
+    if f.stat().st_size != size or _sha256(f) != digest:
+        raise CorruptArtifactError(f"{f} ({what}): checksum mismatch (truncated or altered); "
+                                   "delete it to fetch or recompute it")
+    _VERIFIED_FILES[key] = (sig, digest)
+
+
 def verify(path: Path) -> dict:
-    """Check a run folder against its manifest; returns the manifest or raises CorruptArtifactError."""
+    """Check a run folder against its manifest; returns the manifest or raises CorruptArtifactError.
+
+    The checksums are computed the first time a process verifies the folder; later calls only
+    compare sizes and modification times with that verification's, and hash again if any changed."""
     mpath = path / "manifest.json"
+    key = str(Path(path).resolve())
+    cached = _VERIFIED_RUNS.get(key)
+    if cached is not None:
+        manifest, sig = cached
+        if sig and sig == _signature([mpath, *(path / n for n in manifest["files"])]) \
+                and _listing(path, manifest) == []:
+            return manifest
+        _VERIFIED_RUNS.pop(key, None)
     try:
         manifest = json.loads(mpath.read_text())
     except (OSError, ValueError) as e:
@@ -175,12 +264,19 @@ def verify(path: Path) -> dict:
             raise CorruptArtifactError(f"{mpath}: no size and sha256 for {name}") from None
         if f.stat().st_size != size or _sha256(f) != digest:
             raise CorruptArtifactError(f"{f}: checksum mismatch (truncated or altered); delete the run folder to recompute it")
-    extra = sorted(p.name for p in path.iterdir()  # dotfiles (.DS_Store …) are the desktop's, never read
-                   if p.name != "manifest.json" and p.name not in files and not p.name.startswith("."))
+    extra = _listing(path, manifest)
     if extra:
         raise CorruptArtifactError(f"{path / extra[0]}: not in the manifest (added after the run was written); "
                                    f"remove it or delete the run folder")
+    _VERIFIED_RUNS[key] = (manifest, _signature([mpath, *(path / n for n in files)]))
     return manifest
+
+
+def _listing(path: Path, manifest: dict) -> list[str]:
+    """Files of a run folder that its manifest does not list (dotfiles, the desktop's, excepted)."""
+    files = manifest["files"]
+    return sorted(p.name for p in path.iterdir()
+                  if p.name != "manifest.json" and p.name not in files and not p.name.startswith("."))
 
 
 def _stale_candidates(experiment: str, chash: str) -> list[Path]:
@@ -216,6 +312,18 @@ def lookup(experiment: str, config: Any) -> Run | None:
     return None
 
 
+WEIGHT_SUFFIX = ".pt"  # artifacts with this suffix are weights: kept in the local cache, not in git
+
+
+def _install_weights(src: Path, dst: Path) -> None:
+    """Move a weights file into the cache atomically (an equal file already there is kept)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".tmp-{dst.name}-{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    src.unlink()
+
+
 def _write_artifact(tmp: Path, name: str, value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         fname = name
@@ -245,10 +353,15 @@ def write(experiment: str, config: Any, artifacts: Mapping[str, Any], *, meta: M
     tmp.mkdir()
     try:
         (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=1, sort_keys=True))
-        files = {}
+        files, weights = {}, {}
         for name, value in artifacts.items():
             fname = _write_artifact(tmp, name, value)
-            files[fname] = {"sha256": _sha256(tmp / fname), "size": (tmp / fname).stat().st_size}
+            entry = {"sha256": _sha256(tmp / fname), "size": (tmp / fname).stat().st_size}
+            if fname.endswith(WEIGHT_SUFFIX):  # weights leave the run folder for the local cache
+                _install_weights(tmp / fname, weights_path(experiment, rid, fname, entry["sha256"]))
+                weights[fname] = entry
+            else:
+                files[fname] = entry
         files["config.json"] = {"sha256": _sha256(tmp / "config.json"), "size": (tmp / "config.json").stat().st_size}
         manifest = {
             "experiment": experiment,
@@ -262,6 +375,8 @@ def write(experiment: str, config: Any, artifacts: Mapping[str, Any], *, meta: M
             "meta": _jsonable(dict(meta or {})),
             "files": files,
         }
+        if weights:
+            manifest["weights"] = weights
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         if final.exists():  # an older copy that failed verification: replace it
             shutil.rmtree(final)
@@ -270,6 +385,32 @@ def write(experiment: str, config: Any, artifacts: Mapping[str, Any], *, meta: M
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Run(experiment, rid, final, manifest)
+
+
+def attach(run: Run, artifacts: Mapping[str, Any], *, note: str) -> Run:
+    """Add artifacts to a stored run (e.g. a sample a figure needs that the run was stored
+    without), rewriting its manifest atomically; an existing artifact is never replaced.
+    ``note`` (how the artifacts were made) is recorded under the manifest's ``"attached"``."""
+    manifest = verify(run.path)
+    tmp = Path(tempfile.mkdtemp(dir=run.path.parent, prefix=f".tmp-attach-{run.run_id}-"))
+    try:
+        added = {}
+        for name, value in artifacts.items():
+            fname = _write_artifact(tmp, name, value)
+            if fname in manifest["files"] or fname in manifest.get("weights", {}) or fname.endswith(WEIGHT_SUFFIX):
+                raise StoreError(f"run {run.experiment}/{run.run_id} already has {fname} (or it is weights): not attached")
+            added[fname] = {"sha256": _sha256(tmp / fname), "size": (tmp / fname).stat().st_size}
+        new = {**manifest, "files": {**manifest["files"], **added},
+               "attached": {**manifest.get("attached", {}),
+                            **{f: {"note": note, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                   "library_version": __version__, "git_commit": _git_commit()} for f in added}}}
+        for fname in added:
+            os.replace(tmp / fname, run.path / fname)
+        (tmp / "manifest.json").write_text(json.dumps(new, indent=1, sort_keys=True))
+        os.replace(tmp / "manifest.json", run.path / "manifest.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Run(run.experiment, run.run_id, run.path, verify(run.path))
 
 
 @contextlib.contextmanager
@@ -327,3 +468,189 @@ def list_runs(experiment: str | None = None) -> list[Run]:
             continue
         out.append(Run(mpath.parent.parent.name, mpath.parent.name, mpath.parent, verify(mpath.parent)))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundles: runs (weights included) moved between machines as one file
+
+BUNDLE_FORMAT = 1
+BUNDLE_INDEX = "compdiff-bundle.json"
+
+
+def _manifest_digest(path: Path) -> str:
+    return _sha256(path / "manifest.json")
+
+
+def find_run(ref: str) -> Run:
+    """A stored run named ``EXPERIMENT/RUN_ID``, a run folder's path, or a unique run-id prefix."""
+    p = Path(ref)
+    if (p / "manifest.json").is_file():
+        p = p.resolve()
+        return Run(p.parent.name, p.name, p, verify(p))
+    exp, _, rid = ref.rpartition("/")
+    hits = [r for r in list_runs(exp or None) if r.run_id.startswith(rid)] if rid else []
+    if len(hits) != 1:
+        raise StoreError(f"{ref!r} names {'no' if not hits else len(hits)} stored run(s) in {paths.results_dir()}; "
+                         "give EXPERIMENT/RUN_ID (see `python -m compdiff status`)")
+    return hits[0]
+
+
+def pack(runs: list[Run], out: Path, *, require_weights: bool = False) -> dict:
+    """Write ``runs`` (their folders and their cached weights) to the bundle ``out`` (a .tar.gz).
+
+    The bundle's index records the engine version and each run's manifest checksum; weights missing
+    from the local cache are left out and listed (an error with ``require_weights``)."""
+    index = {"format": BUNDLE_FORMAT, "engine_version": ENGINE_VERSION, "library_version": __version__,
+             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for run in runs:
+                manifest = verify(run.path)
+                if manifest.get("engine_version") != ENGINE_VERSION:
+                    raise StaleResultError(f"{run.path}: made by engine version {manifest.get('engine_version')}; "
+                                           f"this library is engine version {ENGINE_VERSION}: not packed")
+                base = f"runs/{run.experiment}/{run.run_id}"
+                for name in ["manifest.json", *sorted(manifest["files"])]:
+                    tar.add(run.path / name, arcname=f"{base}/{name}", recursive=False)
+                packed, missing = [], []
+                for name in run.weight_names:
+                    try:
+                        w = run.weights(name)
+                    except MissingResultError:
+                        missing.append(name)
+                        continue
+                    tar.add(w, arcname=f"weights/{run.experiment}/{run.run_id}/{name}", recursive=False)
+                    packed.append(name)
+                if missing and require_weights:
+                    raise MissingResultError(f"run {run.experiment}/{run.run_id}: weights {', '.join(missing)} "
+                                             "are not in the local cache, and the bundle must carry them")
+                index["runs"].append({"experiment": run.experiment, "run_id": run.run_id,
+                                      "manifest_sha256": _manifest_digest(run.path),
+                                      "weights": packed, "weights_missing": missing})
+            data = json.dumps(index, indent=1, sort_keys=True).encode()
+            info = tarfile.TarInfo(BUNDLE_INDEX)
+            info.size, info.mtime = len(data), int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return index
+
+
+def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    members = []
+    for m in tar.getmembers():
+        parts = Path(m.name).parts
+        if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
+            raise CorruptArtifactError(f"bundle member {m.name!r} is not a plain file inside the bundle: refused")
+        members.append(m)
+    return members
+
+
+def _same_run(a: Path, b: Path) -> bool:
+    ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
+    return ma.get("files") == mb.get("files") and ma.get("weights", {}) == mb.get("weights", {})
+
+
+def unpack(bundle: Path) -> list[tuple[str, str, str]]:
+    """Add the runs of ``bundle`` to the store (and their weights to the local cache).
+
+    Everything is checked before anything is installed: the index, each run's manifest checksum and
+    file checksums, that its folder name is the hash of its config, its engine version, and its
+    weights' checksums. A corrupt or stale bundle is refused whole. A run already stored is kept
+    (its missing weights are added) when it is the same run, and refused when it differs: a
+    different run is never overwritten. Returns (experiment, run_id, what happened) per run."""
+    bundle = Path(bundle)
+    root = paths.results_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".unpack-") as td:
+        td = Path(td)
+        try:
+            with tarfile.open(bundle, "r:*") as tar:
+                tar.extractall(td, members=_safe_members(tar), filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise CorruptArtifactError(f"{bundle}: not a readable bundle ({e})") from None
+        try:
+            index = json.loads((td / BUNDLE_INDEX).read_text())
+        except (OSError, ValueError) as e:
+            raise CorruptArtifactError(f"{bundle}: no readable {BUNDLE_INDEX} ({e})") from None
+        if index.get("format") != BUNDLE_FORMAT:
+            raise CorruptArtifactError(f"{bundle}: bundle format {index.get('format')!r}, this library reads "
+                                       f"format {BUNDLE_FORMAT}")
+        if index.get("engine_version") != ENGINE_VERSION:
+            raise StaleResultError(f"{bundle}: made by engine version {index.get('engine_version')}, this library is "
+                                   f"engine version {ENGINE_VERSION}; its runs would be stale: refused")
+        plan = []
+        for entry in index.get("runs", []):
+            exp, rid = entry["experiment"], entry["run_id"]
+            src = td / "runs" / exp / rid
+            if not src.is_dir() or _manifest_digest(src) != entry["manifest_sha256"]:
+                raise CorruptArtifactError(f"{bundle}: run {exp}/{rid} is missing or its manifest was altered")
+            manifest = verify(src)
+            if manifest.get("engine_version") != ENGINE_VERSION:
+                raise StaleResultError(f"{bundle}: run {exp}/{rid} is of engine version "
+                                       f"{manifest.get('engine_version')}: refused")
+            if run_id(json.loads((src / "config.json").read_text())) != rid:
+                raise CorruptArtifactError(f"{bundle}: run {exp}/{rid}: its config does not hash to its id")
+            for name in entry.get("weights", []):
+                meta = manifest.get("weights", {}).get(name)
+                if meta is None:
+                    raise CorruptArtifactError(f"{bundle}: run {exp}/{rid} carries weights {name} its manifest does not list")
+                _verify_file(td / "weights" / exp / rid / name, meta, what=f"weights of run {exp}/{rid} in {bundle.name}")
+            dst = root / exp / rid
+            if dst.exists():
+                verify(dst)
+                if not _same_run(src, dst):
+                    raise StoreError(f"{bundle}: run {exp}/{rid} differs from the stored {dst} (another training of "
+                                     "the same config); the stored run is never overwritten: remove it first to "
+                                     "take the bundle's")
+            plan.append((entry, src, dst, manifest))
+        done = []
+        for entry, src, dst, manifest in plan:
+            exp, rid = entry["experiment"], entry["run_id"]
+            for name in entry.get("weights", []):
+                target = weights_path(exp, rid, name, manifest["weights"][name]["sha256"])
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(td / "weights" / exp / rid / name, target)
+            if dst.exists():
+                done.append((exp, rid, "already stored"))
+            else:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+                done.append((exp, rid, "added"))
+    return done
+
+
+def restore_weights(runs: list[Run] | None = None) -> list[tuple[str, str]]:
+    """Fill the weights cache from git history: a run committed while weights were still kept in
+    its folder has them in an older commit; each blob is checked against the manifest's checksum.
+    Returns (run, weights name) of every file restored."""
+    restored = []
+    root = paths.results_dir()
+    for run in list_runs() if runs is None else runs:
+        for name, meta in run.manifest.get("weights", {}).items():
+            target = weights_path(run.experiment, run.run_id, name, meta["sha256"])
+            if target.is_file():
+                continue
+            rel = (run.path / name).resolve().relative_to(paths.ROOT) if (run.path / name).resolve().is_relative_to(paths.ROOT) else None
+            if rel is None or not root.resolve().is_relative_to(paths.ROOT):
+                continue
+            log = subprocess.run(["git", "-C", str(paths.ROOT), "log", "--all", "--format=%H", "--", rel.as_posix()],
+                                 capture_output=True, text=True)
+            for commit in log.stdout.split():
+                blob = subprocess.run(["git", "-C", str(paths.ROOT), "show", f"{commit}:{rel.as_posix()}"],
+                                      capture_output=True)
+                if blob.returncode == 0 and hashlib.sha256(blob.stdout).hexdigest() == meta["sha256"]:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_name(f".tmp-{name}-{os.getpid()}")
+                    tmp.write_bytes(blob.stdout)
+                    os.replace(tmp, target)
+                    restored.append((f"{run.experiment}/{run.run_id}", name))
+                    break
+    return restored
