@@ -7,8 +7,9 @@ trained one after another by the plain loop (compdiff.train.train), in the same 
 Both paths run the real trainers end to end (data prep, RNG draws, AdamW, EMA, checkpoint files)
 for ``--steps`` steps per model, in temporary folders. Sequential and batched are timed in
 alternating order and each ratio uses the median of ``--rounds`` rounds, so a busy neighbour slows
-both alike; the load average is printed. K = 32 is skipped for presets where it would take more
-than a few minutes on a CPU.
+both alike; the load average is printed. At K = 1 both are the same loop (``train`` is the
+K = 1 case of ``train_many``), so that row measures the noise. K = 32 is skipped for presets
+where it would take more than a few minutes on a CPU.
 """
 
 from __future__ import annotations

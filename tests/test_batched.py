@@ -1,10 +1,13 @@
 """K models trained together follow the curves of the same models trained alone (issue 4)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from compdiff.batched import batch_key, train_batched
+from compdiff.diffusion import DiffusionConfig
 from compdiff.train import load_model, train
 from test_train import bumps, spec
 
@@ -39,6 +42,23 @@ def test_batched_matches_alone(tmp_path):
             assert torch.allclose(p, q, atol=WEIGHT_ATOL)
     # runs with other seeds and data must differ: the test can tell runs apart
     assert np.abs(_curve(together[0]) - _curve(together[1])).max() > 1e-3
+
+
+def test_batched_grad_clip_and_loss_weights_match_alone(tmp_path):
+    """The gradient clip is each model's own global norm, and the min-SNR loss weights are each
+    run's own, in a group as alone."""
+    weighted = DiffusionConfig(loss_weighting="min_snr")
+    jobs = [(replace(s, diffusion=weighted), x, y, out)
+            for s, x, y, out in _jobs(tmp_path, seeds=(0, 1), grad_clip=0.05)]
+    together = train_batched(jobs, device="cpu", progress=False, max_models=2)
+    for k, (s, x, y, _) in enumerate(jobs):
+        alone = train(s, x, y, tmp_path / f"alone{k}", device="cpu", progress=False)
+        np.testing.assert_allclose(_curve(together[k]), _curve(alone), atol=LOSS_ATOL, rtol=0)
+        for p, q in zip(alone.raw_model.parameters(), together[k].raw_model.parameters()):
+            assert torch.allclose(p, q, atol=WEIGHT_ATOL)
+    unclipped = train(replace(jobs[0][0], train=replace(jobs[0][0].train, grad_clip=None)),
+                      *jobs[0][1:3], tmp_path / "unclipped", device="cpu", progress=False)
+    assert np.abs(_curve(unclipped) - _curve(together[0])).max() > 1e-3  # the clip bites
 
 
 def test_batched_files_are_train_files(tmp_path):

@@ -139,6 +139,33 @@ def test_bf16_autocast_cpu():
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_unfused_attention_batches_under_vmap():
+    """SelfAttention(fused=False), the form the K > 1 trainer vmaps, is the fused attention written
+    out: the same outputs, and vmap batches it without a per-model fallback."""
+    import copy
+    import warnings
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from compdiff.unet import SelfAttention
+
+    models = [ConditionalUNet(MICRO16) for _ in range(3)]
+    assert any(isinstance(m, SelfAttention) for m in models[0].modules())
+    x, t, labels = _inputs(MICRO16)
+    base = copy.deepcopy(models[0]).to("meta")
+    for m in base.modules():
+        if isinstance(m, SelfAttention):
+            m.fused = False
+    params, buffers = stack_module_state(models)
+    xs, ts, ls = (torch.stack([a] * 3) for a in (x, t, labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "performance drop ... batching rule" would be a warning
+        out = vmap(lambda p, b, *a: functional_call(base, (p, b), a))(params, buffers, xs, ts, ls)
+    with torch.no_grad():
+        for k, m in enumerate(models):
+            assert torch.allclose(out[k], m(x, t, labels), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("field,value", [
     ("image_size", 30),
     ("image_size", 0),

@@ -26,10 +26,16 @@ continues into the next permutation. The same generator then draws t ~ U{0..T−
 ε ~ N(0, I) for the batch, on the CPU, so a run is identical on every device up to the
 network's arithmetic. The initial weights come from ``torch.manual_seed(seed)`` on the CPU
 (the global RNG is restored afterwards).
+
+Several runs [our choice]: :func:`train_many` trains runs of one shape (:func:`batch_key`) K at a
+time in the same loop as :func:`train` (which is its K = 1 case), their weights stacked under
+``torch.func.vmap`` — small models leave a device mostly idle one at a time. Every run keeps its
+own data, generator, optimizer moments, EMA and files, so it resumes alone or in any group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -38,17 +44,18 @@ import os
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field, fields
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from .devices import Bf16Flag, DeviceLike, autocast, resolve_bf16, resolve_device
 from .diffusion import DiffusionConfig, make_schedule, training_loss
-from .unet import ConditionalUNet, UNetConfig
+from .unet import ConditionalUNet, SelfAttention, UNetConfig
 
 __all__ = [
     "TrainConfig",
@@ -57,6 +64,8 @@ __all__ = [
     "CheckpointError",
     "train",
     "train_many",
+    "batch_key",
+    "default_max_models",
     "load_model",
     "load_checkpoint",
     "lr_at",
@@ -420,6 +429,381 @@ class _BatchStream:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def batch_key(spec: RunSpec) -> str:
+    """Runs with the same key can share a step of :func:`train_many`: same network, diffusion and
+    training settings, the seed aside."""
+    return RunSpec(spec.unet, spec.diffusion, replace(spec.train, seed=0)).spec_hash()
+
+
+def default_max_models(spec: RunSpec, device: torch.device) -> int:
+    """How many runs of ``spec`` to stack in one step on ``device``.
+
+    CPU: 8 (measured in benchmarks/bench_batched.py: the gain levels off beyond it on a 2-core
+    CPU, and memory is not the limit). CUDA: as many as fit a third of the free memory, from a
+    rough per-model activation estimate (batch × widths × pixels), at most 64."""
+    if device.type != "cuda":
+        return 8
+    free, _ = torch.cuda.mem_get_info(device)
+    u = spec.unet
+    n = u.image_size
+    act = spec.train.batch_size * sum(u.widths) * n * n * 4 * 24  # bytes, generous
+    params = sum(p.numel() for p in _build_model(u, 0).parameters()) * 4 * 6
+    return int(max(1, min(64, (free // 3) // max(act + params, 1))))
+
+
+class _Run:
+    """One run of a group: spec, data, batch-order RNG, loss curve and files. The weights, the
+    optimizer and the running loss are the group's (:func:`_train_group`)."""
+
+    def __init__(self, spec: RunSpec, images, labels, out_dir):
+        self.spec = spec
+        self.x, self.y = _prepare_data(images, labels, spec.unet)
+        self.spec_hash = spec.spec_hash()
+        self.data_hash = _data_hash(self.x, self.y)
+        self.out = Path(out_dir)
+        self.gen = torch.Generator(device="cpu")
+        self.gen.manual_seed(spec.train.seed)
+        self.stream = _BatchStream(self.x.shape[0], self.gen)
+        self.images_seen = 0
+        self.step = 0
+        self.loss_curve: list[tuple[int, float]] = []
+        self.loss_acc = torch.zeros((), dtype=torch.float32)
+        self.loss_acc_n = 0
+        self.train_seconds = 0.0
+        self.resume: Optional[dict] = None  # last.pt, until the group has read its weights
+
+    def load(self) -> None:
+        """Refuse another spec's or other data's files; take up last.pt if there is one."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        spec_file = self.out / SPEC_JSON
+        if spec_file.exists():
+            try:
+                prev = json.loads(spec_file.read_text())
+            except (OSError, ValueError) as e:
+                raise CheckpointError(f"{spec_file} cannot be read: {e}") from e
+            if prev.get("spec_hash") != self.spec_hash:
+                raise CheckpointError(
+                    f"{spec_file} belongs to another run spec (hash {prev.get('spec_hash')} ≠ "
+                    f"{self.spec_hash}); use another out_dir or remove that run"
+                )
+            if prev.get("data_hash") != self.data_hash:
+                raise CheckpointError(
+                    f"{spec_file} was trained on other data (hash {prev.get('data_hash')} ≠ "
+                    f"{self.data_hash}); use another out_dir or remove that run"
+                )
+        last = self.out / LAST
+        if last.exists():
+            ck = load_checkpoint(last)
+            if ck.get("kind") != "resume":
+                raise CheckpointError(f"checkpoint {last} is not a resume checkpoint")
+            if ck.get("spec_hash") != self.spec_hash:
+                raise CheckpointError(
+                    f"checkpoint {last} was made by another run spec (hash "
+                    f"{ck.get('spec_hash')} ≠ {self.spec_hash}); refusing to resume from it"
+                )
+            if ck.get("data_hash") != self.data_hash:
+                raise CheckpointError(
+                    f"checkpoint {last} was trained on other data (hash {ck.get('data_hash')} "
+                    f"≠ {self.data_hash}); refusing to resume from it"
+                )
+            with self.checking(last):
+                self.gen.set_state(ck["rng_state"])
+                perm = ck["perm"] if ck["perm"].numel() else None
+                if perm is not None and perm.numel() != self.x.shape[0]:
+                    raise ValueError(f"stored permutation has {perm.numel()} entries for "
+                                     f"{self.x.shape[0]} images")
+                self.stream = _BatchStream(self.x.shape[0], self.gen, perm, int(ck["perm_pos"]))
+                self.images_seen = int(ck["images_seen"])
+                self.step = int(ck["step"])
+                self.loss_curve = [(int(i), float(v)) for i, v in ck["loss_curve"]]
+                self.loss_acc = ck["loss_acc"].to(dtype=torch.float32).reshape(())
+                self.loss_acc_n = int(ck["loss_acc_n"])
+                self.train_seconds = float(ck["train_seconds"])
+            self.resume = ck
+        _atomic_write_json(spec_file, {"spec": self.spec.to_dict(), "spec_hash": self.spec_hash,
+                                       "data_hash": self.data_hash, "format": CKPT_FORMAT})
+
+    @contextlib.contextmanager
+    def checking(self, path: Path):
+        """A malformed entry of ``path`` raises CheckpointError naming the file."""
+        try:
+            yield
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {path} is incomplete or inconsistent: "
+                                  f"{type(e).__name__}: {e}") from e
+
+
+def _unstack(stacked: dict, k: int) -> dict:
+    return {name: t[k].detach().to("cpu").clone() for name, t in stacked.items()}
+
+
+def _clip_grad_norm_stacked(params: list[torch.Tensor], max_norm: float) -> None:
+    """``clip_grad_norm_`` of each of the K models stacked along dim 0, on its own."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads]).norm(dim=0)  # (K,)
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *[1] * (g.ndim - 1)).to(g.dtype))
+
+
+# --------------------------------------------------------------------------------------------
+# the training loop
+# --------------------------------------------------------------------------------------------
+
+def _train_group(runs: list[_Run], device: torch.device, progress: bool,
+                 stop_after_images: Optional[int] = None) -> list[TrainResult]:
+    """Train K ≥ 1 runs of one :func:`batch_key`, standing at one point, in the same steps.
+
+    K = 1 trains the module itself. K > 1 stacks the K models' weights along a new first
+    dimension (``torch.func.stack_module_state``) and runs one ``vmap`` of the same loss over them,
+    so every convolution of the K models is one grouped kernel and they share each step's launches
+    and Python overhead. The step's loss is the *sum* of the K losses, so each model's gradient is
+    its own, and AdamW (element-wise) on the stacked weights is K AdamWs; the gradient clip and
+    the EMA are per model too. Each run draws its batches, t and noise from its own generator,
+    exactly as it would alone, so a run trained in a group follows its curve alone up to
+    floating-point reordering in the grouped kernels (``tests/test_batched.py``)."""
+    spec0 = runs[0].spec
+    tcfg, ucfg, dcfg = spec0.train, spec0.unet, spec0.diffusion
+    K = len(runs)
+    use_bf16 = resolve_bf16(tcfg.bf16, device)
+    models = [_build_model(ucfg, r.spec.train.seed) for r in runs]
+    for m, r in zip(models, runs):
+        if r.resume is not None:
+            with r.checking(r.out / LAST):
+                m.load_state_dict(r.resume["raw"])
+    param_names = [n for n, _ in models[0].named_parameters()]
+    sd_keys = list(models[0].state_dict().keys())
+
+    if K == 1:
+        model = models[0].to(device)
+        ema_model = None
+        if tcfg.ema_decay is not None:
+            ema_model = copy.deepcopy(model).eval()
+            ema_model.requires_grad_(False)
+        params = list(model.parameters())
+        ema_params = list(ema_model.parameters()) if ema_model is not None else None
+    else:
+        stacked, buffers = stack_module_state([m.to(device) for m in models])
+        params = [stacked[n] for n in param_names]
+        ema_params = [p.detach().clone() for p in params] if tcfg.ema_decay is not None else None
+        base = copy.deepcopy(models[0]).to("meta")
+        for mod in base.modules():  # vmap has no batching rule for the fused attention kernel
+            if isinstance(mod, SelfAttention):
+                mod.fused = False
+    opt = torch.optim.AdamW(params, lr=tcfg.lr, betas=tuple(tcfg.betas), eps=tcfg.adam_eps,
+                            weight_decay=tcfg.weight_decay)
+
+    if K == 1 and runs[0].resume is not None:
+        with runs[0].checking(runs[0].out / LAST):
+            if ema_model is not None:
+                ema_model.load_state_dict(runs[0].resume["ema"])
+            opt.load_state_dict(runs[0].resume["optimizer"])
+    elif any(r.resume is not None for r in runs):
+        # per-model EMA and AdamW moments → stacked ones (the same element-wise state)
+        emas, states = [], []
+        for k, r in enumerate(runs):
+            with r.checking(r.out / LAST):
+                fresh = r.resume is None
+                if ema_params is not None:
+                    emas.append([p[k].detach() if fresh else r.resume["ema"][n].to(device)
+                                 for n, p in zip(param_names, params)])
+                states.append(None if fresh else r.resume["optimizer"]["state"])
+        with torch.no_grad():
+            for i, e in enumerate(ema_params or []):
+                e.copy_(torch.stack([em[i] for em in emas]))
+        if all(s is not None and len(s) == len(params) for s in states):
+            for i, p in enumerate(params):
+                opt.state[p] = {
+                    "step": states[0][i]["step"].clone(),
+                    "exp_avg": torch.stack([s[i]["exp_avg"] for s in states]).to(device),
+                    "exp_avg_sq": torch.stack([s[i]["exp_avg_sq"] for s in states]).to(device),
+                }
+    for r in runs:
+        r.resume = None
+
+    schedule = make_schedule(dcfg).to(device)
+    xs = [r.x.to(device) for r in runs]
+    ys = [r.y.to(device) for r in runs]
+    b = tcfg.batch_size
+    shape = tuple(runs[0].x.shape[1:])
+
+    def loss_of(model_fn, x0, lab, t, noise):
+        return training_loss(model_fn, schedule, x0, lab, t, noise, dcfg.loss_weighting,
+                             min_snr_gamma=dcfg.min_snr_gamma)
+
+    if K > 1:
+        def loss_one(p, bu, x0, lab, t, noise):
+            return loss_of(lambda *a: functional_call(base, (p, bu), a), x0, lab, t, noise)
+
+        losses_all = vmap(loss_one, randomness="error")
+
+    def weights(k: int) -> tuple[dict, Optional[dict]]:
+        """Run k's raw and EMA state dicts, on the CPU."""
+        if K == 1:
+            return (_cpu_state(model.state_dict()),
+                    _cpu_state(ema_model.state_dict()) if ema_model is not None else None)
+        raw = _unstack(stacked, k)
+        raw.update(_unstack(buffers, k))
+        raw = {n: raw[n] for n in sd_keys}
+        if ema_params is None:
+            return raw, None
+        ema = dict(raw)  # buffers are not averaged
+        ema.update({n: e[k].detach().cpu().clone() for n, e in zip(param_names, ema_params)})
+        return raw, ema
+
+    def optimizer_state(k: int) -> dict:
+        if K == 1:
+            return opt.state_dict()
+        st = {}
+        for i, p in enumerate(params):
+            s = opt.state.get(p)
+            if s:
+                st[i] = {"step": s["step"].detach().cpu().clone(),
+                         "exp_avg": s["exp_avg"][k].detach().cpu().clone(),
+                         "exp_avg_sq": s["exp_avg_sq"][k].detach().cpu().clone()}
+        groups = [{**{kk: vv for kk, vv in g.items() if kk != "params"},
+                   "params": list(range(len(params)))} for g in opt.param_groups]
+        return {"state": st, "param_groups": groups}
+
+    images_seen = runs[0].images_seen
+    step = runs[0].step
+    loss_acc = torch.stack([r.loss_acc for r in runs]).to(device)  # (K,) float32, as logged
+    loss_acc_n = runs[0].loss_acc_n
+
+    def state(k: int, kind: str) -> dict:
+        r = runs[k]
+        raw, ema = weights(k)
+        d = {
+            "format": CKPT_FORMAT, "kind": kind,
+            "spec": r.spec.to_dict(), "spec_hash": r.spec_hash, "data_hash": r.data_hash,
+            "images_seen": images_seen, "step": step,
+            "raw": raw, "ema": ema,
+            "loss_curve": [[i, v] for i, v in r.loss_curve],
+            "bf16": use_bf16, "device": str(device), "torch_version": str(torch.__version__),
+            "train_seconds": r.train_seconds + (time.perf_counter() - t_start),
+        }
+        if K > 1:
+            d["batched_with"] = K
+        if kind == "resume":
+            d.update({
+                "optimizer": optimizer_state(k),
+                "rng_state": r.gen.get_state(),
+                "perm": r.stream.perm if r.stream.perm is not None else torch.zeros(0, dtype=torch.long),
+                "perm_pos": r.stream.pos if r.stream.perm is not None else 0,
+                "loss_acc": loss_acc[k].detach().cpu().clone(), "loss_acc_n": loss_acc_n,
+            })
+        return d
+
+    def write_loss_json(r: _Run):
+        _atomic_write_json(r.out / LOSS_JSON, {"images": [i for i, _ in r.loss_curve],
+                                               "loss": [v for _, v in r.loss_curve],
+                                               "spec_hash": r.spec_hash})
+
+    from tqdm.auto import tqdm
+
+    resumed_from = images_seen
+    target = tcfg.images if stop_after_images is None else min(tcfg.images, stop_after_images)
+    ckpt_points = tcfg.checkpoint_points()
+    bar = tqdm(total=target * K, initial=images_seen * K, unit="img", disable=not progress,
+               desc=f"train {runs[0].out.name}" if K == 1 else f"train {K} runs together",
+               dynamic_ncols=True, smoothing=0.1)
+    t_start = time.perf_counter()
+    if K == 1:
+        model.train()
+    try:
+        while images_seen < target:
+            x0s, labs, ts, noises = [], [], [], []
+            for r, x, y in zip(runs, xs, ys):
+                idx = r.stream.next(b)
+                t = torch.randint(0, dcfg.T, (b,), generator=r.gen)
+                noise = torch.randn((b,) + shape, generator=r.gen)
+                idx_d = idx.to(device)
+                x0s.append(x[idx_d])
+                labs.append(y[idx_d])
+                ts.append(t.to(device))
+                noises.append(noise.to(device))
+            lr = lr_at(tcfg, images_seen)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with autocast(device, use_bf16):
+                if K == 1:
+                    loss = loss_of(model, x0s[0], labs[0], ts[0], noises[0])
+                    losses = loss.reshape(1)
+                else:
+                    losses = losses_all(stacked, buffers, torch.stack(x0s), torch.stack(labs),
+                                        torch.stack(ts), torch.stack(noises))  # (K,)
+                    loss = losses.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.grad_clip is not None:
+                if K == 1:
+                    torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
+                else:
+                    _clip_grad_norm_stacked(params, tcfg.grad_clip)
+            opt.step()
+            if ema_params is not None:
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema_params, params, 1.0 - tcfg.ema_decay)
+            loss_acc += losses.detach().float()
+            loss_acc_n += 1
+            step += 1
+            images_seen += b
+            bar.update(b * K)
+            finished = images_seen == tcfg.images
+            if images_seen % tcfg.log_every_images == 0 or (finished and loss_acc_n):
+                means = [v / loss_acc_n for v in loss_acc.tolist()]
+                for r, mean in zip(runs, means):
+                    if not math.isfinite(mean):
+                        raise FloatingPointError(
+                            f"training loss became {mean} at {images_seen} images ({r.out}); "
+                            "lower lr or set grad_clip"
+                        )
+                    r.loss_curve.append((images_seen, mean))
+                loss_acc.zero_()
+                loss_acc_n = 0
+                bar.set_postfix(loss=f"{sum(means) / K:.4f}")
+            for k, r in enumerate(runs):
+                if images_seen in ckpt_points:
+                    _save_ckpt(r.out / f"ckpt_{images_seen}.pt", state(k, "snapshot"))
+                    _save_ckpt(r.out / LAST, state(k, "resume"))
+                    write_loss_json(r)
+                elif tcfg.resume_every_images and images_seen % tcfg.resume_every_images == 0:
+                    _save_ckpt(r.out / LAST, state(k, "resume"))
+        for k, r in enumerate(runs):
+            if images_seen > resumed_from or not (r.out / LAST).exists():
+                _save_ckpt(r.out / LAST, state(k, "resume"))
+            write_loss_json(r)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t_start
+    trained = images_seen - resumed_from
+
+    results = []
+    for k, r in enumerate(runs):
+        if K == 1:
+            raw_m, ema_m = model.eval(), ema_model
+        else:
+            raw, ema = weights(k)
+            raw_m = _build_model(ucfg, 0)
+            raw_m.load_state_dict(raw)
+            raw_m = raw_m.to(device).eval()
+            ema_m = None
+            if ema is not None:
+                ema_m = _build_model(ucfg, 0)
+                ema_m.load_state_dict(ema)
+                ema_m = ema_m.to(device).eval()
+                ema_m.requires_grad_(False)
+        results.append(TrainResult(
+            raw_model=raw_m, ema_model=ema_m, loss_curve=list(r.loss_curve),
+            images_seen=images_seen, completed=images_seen >= tcfg.images, wall_seconds=wall,
+            images_per_second=trained / wall if trained and wall > 0 else 0.0,
+            train_seconds_total=r.train_seconds + (wall if trained else 0.0),
+            resumed_from_images=resumed_from, device=str(device), bf16=use_bf16, out_dir=r.out,
+            spec=r.spec,
+        ))
+    return results
+
+
 # --------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------
@@ -436,212 +820,56 @@ def train(run_spec: RunSpec, images, labels, out_dir: Union[str, os.PathLike], *
     """
     if not isinstance(run_spec, RunSpec):
         raise TypeError(f"run_spec must be a RunSpec, got {type(run_spec).__name__}")
-    tcfg, ucfg, dcfg = run_spec.train, run_spec.unet, run_spec.diffusion
+    b = run_spec.train.batch_size
     if stop_after_images is not None and (
-        not _is_int(stop_after_images) or stop_after_images <= 0
-        or stop_after_images % tcfg.batch_size
+        not _is_int(stop_after_images) or stop_after_images <= 0 or stop_after_images % b
     ):
         raise ValueError(f"stop_after_images must be a positive multiple of batch_size="
-                         f"{tcfg.batch_size}, got {stop_after_images!r}")
+                         f"{b}, got {stop_after_images!r}")
     dev = resolve_device(device)
-    use_bf16 = resolve_bf16(tcfg.bf16, dev)
-    x_cpu, y_cpu = _prepare_data(images, labels, ucfg)
-    spec_hash = run_spec.spec_hash()
-    data_hash = _data_hash(x_cpu, y_cpu)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    spec_file = out / SPEC_JSON
-    if spec_file.exists():
-        try:
-            prev = json.loads(spec_file.read_text())
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{spec_file} cannot be read: {e}") from e
-        if prev.get("spec_hash") != spec_hash:
-            raise CheckpointError(
-                f"{spec_file} belongs to another run spec (hash {prev.get('spec_hash')} ≠ "
-                f"{spec_hash}); use another out_dir or remove that run"
-            )
-        if prev.get("data_hash") != data_hash:
-            raise CheckpointError(
-                f"{spec_file} was trained on other data (hash {prev.get('data_hash')} ≠ "
-                f"{data_hash}); use another out_dir or remove that run"
-            )
-
-    model = _build_model(ucfg, tcfg.seed).to(dev)
-    ema = None
-    if tcfg.ema_decay is not None:
-        ema = copy.deepcopy(model).eval()
-        ema.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=tuple(tcfg.betas),
-                            eps=tcfg.adam_eps, weight_decay=tcfg.weight_decay)
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(tcfg.seed)
-    stream = _BatchStream(x_cpu.shape[0], gen)
-    images_seen = 0
-    step = 0
-    loss_curve: list[tuple[int, float]] = []
-    loss_acc = torch.zeros((), dtype=torch.float32, device=dev)
-    loss_acc_n = 0
-    train_seconds_total = 0.0
-
-    last_file = out / LAST
-    if last_file.exists():
-        ck = load_checkpoint(last_file)
-        if ck.get("kind") != "resume":
-            raise CheckpointError(f"checkpoint {last_file} is not a resume checkpoint")
-        if ck.get("spec_hash") != spec_hash:
-            raise CheckpointError(
-                f"checkpoint {last_file} was made by another run spec (hash "
-                f"{ck.get('spec_hash')} ≠ {spec_hash}); refusing to resume from it"
-            )
-        if ck.get("data_hash") != data_hash:
-            raise CheckpointError(
-                f"checkpoint {last_file} was trained on other data (hash {ck.get('data_hash')} "
-                f"≠ {data_hash}); refusing to resume from it"
-            )
-        try:
-            model.load_state_dict(ck["raw"])
-            if ema is not None:
-                ema.load_state_dict(ck["ema"])
-            opt.load_state_dict(ck["optimizer"])
-            gen.set_state(ck["rng_state"])
-            perm = ck["perm"] if ck["perm"].numel() else None
-            if perm is not None and perm.numel() != x_cpu.shape[0]:
-                raise ValueError(f"stored permutation has {perm.numel()} entries for "
-                                 f"{x_cpu.shape[0]} images")
-            stream = _BatchStream(x_cpu.shape[0], gen, perm, int(ck["perm_pos"]))
-            images_seen = int(ck["images_seen"])
-            step = int(ck["step"])
-            loss_curve = [(int(i), float(v)) for i, v in ck["loss_curve"]]
-            loss_acc = ck["loss_acc"].to(device=dev, dtype=torch.float32)
-            loss_acc_n = int(ck["loss_acc_n"])
-            train_seconds_total = float(ck["train_seconds"])
-        except (KeyError, RuntimeError, TypeError, ValueError) as e:
-            raise CheckpointError(f"checkpoint {last_file} is incomplete or inconsistent: "
-                                  f"{type(e).__name__}: {e}") from e
-
-    _atomic_write_json(spec_file, {"spec": run_spec.to_dict(), "spec_hash": spec_hash,
-                                   "data_hash": data_hash, "format": CKPT_FORMAT})
-
-    resumed_from = images_seen
-    target = tcfg.images if stop_after_images is None else min(tcfg.images, stop_after_images)
-    ckpt_points = tcfg.checkpoint_points()
-    schedule = make_schedule(dcfg).to(dev)
-    x_dev, y_dev = x_cpu.to(dev), y_cpu.to(dev)
-    b = tcfg.batch_size
-    params = [p for p in model.parameters()]
-    ema_params = [p for p in ema.parameters()] if ema is not None else None
-
-    def state(kind: str) -> dict:
-        d = {
-            "format": CKPT_FORMAT, "kind": kind,
-            "spec": run_spec.to_dict(), "spec_hash": spec_hash, "data_hash": data_hash,
-            "images_seen": images_seen, "step": step,
-            "raw": _cpu_state(model.state_dict()),
-            "ema": _cpu_state(ema.state_dict()) if ema is not None else None,
-            "loss_curve": [[i, v] for i, v in loss_curve],
-            "bf16": use_bf16, "device": str(dev), "torch_version": str(torch.__version__),
-            "train_seconds": train_seconds_total + (time.perf_counter() - t_start),
-        }
-        if kind == "resume":
-            d.update({
-                "optimizer": opt.state_dict(),
-                "rng_state": gen.get_state(),
-                "perm": stream.perm if stream.perm is not None else torch.zeros(0, dtype=torch.long),
-                "perm_pos": stream.pos if stream.perm is not None else 0,
-                "loss_acc": loss_acc.detach().cpu(), "loss_acc_n": loss_acc_n,
-            })
-        return d
-
-    def write_loss_json():
-        _atomic_write_json(out / LOSS_JSON, {"images": [i for i, _ in loss_curve],
-                                             "loss": [v for _, v in loss_curve],
-                                             "spec_hash": spec_hash})
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=target, initial=images_seen, unit="img", disable=not progress,
-               desc=f"train {out.name}", dynamic_ncols=True, smoothing=0.1)
-    t_start = time.perf_counter()
-    model.train()
-    try:
-        while images_seen < target:
-            idx = stream.next(b)
-            t = torch.randint(0, dcfg.T, (b,), generator=gen)
-            noise = torch.randn((b,) + tuple(x_cpu.shape[1:]), generator=gen)
-            idx_d = idx.to(dev)
-            x0, lab = x_dev[idx_d], y_dev[idx_d]
-            t, noise = t.to(dev), noise.to(dev)
-            lr = lr_at(tcfg, images_seen)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with autocast(dev, use_bf16):
-                loss = training_loss(model, schedule, x0, lab, t, noise, dcfg.loss_weighting,
-                                     min_snr_gamma=dcfg.min_snr_gamma)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if tcfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
-            opt.step()
-            if ema is not None:
-                with torch.no_grad():
-                    torch._foreach_lerp_(ema_params, params, 1.0 - tcfg.ema_decay)
-            loss_acc += loss.detach().float()
-            loss_acc_n += 1
-            step += 1
-            images_seen += b
-            bar.update(b)
-            finished = images_seen == tcfg.images
-            if images_seen % tcfg.log_every_images == 0 or (finished and loss_acc_n):
-                mean = float(loss_acc) / loss_acc_n
-                if not math.isfinite(mean):
-                    raise FloatingPointError(
-                        f"training loss became {mean} at {images_seen} images ({out}); "
-                        "lower lr or set grad_clip"
-                    )
-                loss_curve.append((images_seen, mean))
-                loss_acc.zero_()
-                loss_acc_n = 0
-                bar.set_postfix(loss=f"{mean:.4f}")
-            if images_seen in ckpt_points:
-                _save_ckpt(out / f"ckpt_{images_seen}.pt", state("snapshot"))
-                _save_ckpt(last_file, state("resume"))
-                write_loss_json()
-            elif tcfg.resume_every_images and images_seen % tcfg.resume_every_images == 0:
-                _save_ckpt(last_file, state("resume"))
-        if images_seen > resumed_from or not last_file.exists():
-            _save_ckpt(last_file, state("resume"))
-        write_loss_json()
-    finally:
-        bar.close()
-    wall = time.perf_counter() - t_start
-    trained = images_seen - resumed_from
-    model.eval()
-    return TrainResult(
-        raw_model=model, ema_model=ema, loss_curve=list(loss_curve), images_seen=images_seen,
-        completed=images_seen >= tcfg.images, wall_seconds=wall,
-        images_per_second=trained / wall if trained and wall > 0 else 0.0,
-        train_seconds_total=train_seconds_total + (wall if trained else 0.0),
-        resumed_from_images=resumed_from, device=str(dev), bf16=use_bf16, out_dir=out,
-        spec=run_spec,
-    )
+    resolve_bf16(run_spec.train.bf16, dev)  # an impossible bf16=True fails before any file
+    run = _Run(run_spec, images, labels, out_dir)
+    run.load()
+    return _train_group([run], dev, progress, stop_after_images)[0]
 
 
-def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto",
-               progress: bool = True) -> list[TrainResult]:
+def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto", progress: bool = True, *,
+               max_models: Optional[int] = 1) -> list[TrainResult]:
     """Train several runs; ``jobs`` = [(RunSpec, images, labels, out_dir), ...].
 
-    For now one after another (a later version may batch small models together on a GPU; the
-    call stays the same). Each run resumes independently from its own out_dir."""
-    results = []
+    Runs of one :func:`batch_key` standing at one point (their ``last.pt``) are trained together,
+    at most ``max_models`` per step (None: :func:`default_max_models`; 1, the default: one after
+    another, each exactly as :func:`train` would). Each run keeps its own out_dir and files, and
+    resumes alone or in any group. Returns the :class:`TrainResult` of every job, in order."""
+    dev = resolve_device(device)
+    if max_models is not None and (not _is_int(max_models) or max_models < 1):
+        raise ValueError(f"max_models must be a positive int or None, got {max_models!r}")
+    runs: list[_Run] = []
     for k, job in enumerate(jobs):
         if len(job) != 4:
             raise ValueError(f"jobs[{k}] must be (RunSpec, images, labels, out_dir), "
                              f"got {len(job)} items")
         spec, images, labels, out_dir = job
-        results.append(train(spec, images, labels, out_dir, device=device, progress=progress))
-    return results
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"jobs[{k}][0] must be a RunSpec, got {type(spec).__name__}")
+        resolve_bf16(spec.train.bf16, dev)
+        runs.append(_Run(spec, images, labels, out_dir))
+    outs = [str(r.out.resolve()) for r in runs]
+    if len(set(outs)) != len(outs):
+        raise ValueError("two jobs share an out_dir; every run needs its own")
+
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for k, r in enumerate(runs):
+        r.load()
+        groups[(batch_key(r.spec), r.images_seen)].append(k)
+    results: list[Optional[TrainResult]] = [None] * len(runs)
+    for members in groups.values():
+        cap = max_models or default_max_models(runs[members[0]].spec, dev)
+        for lo in range(0, len(members), cap):
+            chunk = members[lo:lo + cap]
+            for k, res in zip(chunk, _train_group([runs[k] for k in chunk], dev, progress)):
+                results[k] = res
+    return results  # type: ignore[return-value]
 
 
 def load_model(path: Union[str, os.PathLike], which: Literal["ema", "raw"] = "ema",

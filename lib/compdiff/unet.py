@@ -284,11 +284,18 @@ class DoubleConv(nn.Module):
 
 class SelfAttention(nn.Module):
     """LayerNorm → multi-head self-attention (+residual) → LayerNorm–Linear–GELU–Linear
-    (+residual), over the H·W tokens of a feature map."""
+    (+residual), over the H·W tokens of a feature map.
 
-    def __init__(self, channels: int, num_heads: int):
+    ``fused`` (default True): attention by ``F.scaled_dot_product_attention``. False writes the
+    same attention out as matmuls and a softmax: ``torch.func.vmap`` (K models trained together,
+    :func:`compdiff.train.train_many`) has no batching rule for the fused CPU kernel and would
+    loop over the models; the written-out form batches. Not a weight: state dicts are unchanged.
+    """
+
+    def __init__(self, channels: int, num_heads: int, fused: bool = True):
         super().__init__()
         self.num_heads = num_heads
+        self.fused = fused
         self.norm = nn.LayerNorm(channels)
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
@@ -304,14 +311,12 @@ class SelfAttention(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)  # (B, HW, C)
         q, k, v = self.qkv(self.norm(tokens)).chunk(3, dim=-1)
         heads = lambda z: z.reshape(b, h * w, self.num_heads, c // self.num_heads).transpose(1, 2)
-        if torch._C._functorch.is_batchedtensor(q):
-            # under torch.func.vmap (compdiff.batched) SDPA has no batching rule and falls back to a
-            # per-model loop; the same attention written out batches well
+        if self.fused:
+            a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
+        else:
             qh, kh, vh = heads(q), heads(k), heads(v)
             scores = qh @ kh.transpose(-2, -1) * (qh.shape[-1] ** -0.5)
             a = scores.softmax(dim=-1) @ vh
-        else:
-            a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
         a = a.transpose(1, 2).reshape(b, h * w, c)
         tokens = tokens + self.proj(a)
         tokens = tokens + self.ff(tokens)
