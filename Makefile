@@ -1,5 +1,7 @@
 # The verbs a user types. Everything runs inside .venv, made from requirements.txt on first use.
-#   make book      execute every figure notebook (papermill, PROFILE) and build the HTML book
+#   make book      build the HTML book from the committed, executed notebooks (the report and the
+#                  assumptions page are regenerated; git status stays clean)
+#   make figures   execute every figure notebook again (papermill, PROFILE): rewrites notebooks/
 #   make test      unit tests + notebook tests (nbval) + book checks, replaying committed results
 #   make figure FIG=fig13 PROFILE=smoke DEVICE=cpu
 #   make bench     speed measurements (benchmarks/RESULTS.md)
@@ -41,7 +43,7 @@ html: venv assumptions report
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-book: figures html
+book: html
 
 test: venv html
 	$(BIN)/python -m pytest -q tests

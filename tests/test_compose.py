@@ -8,7 +8,7 @@ from compdiff.experiments import ComposeRunConfig, ConfigError
 
 
 def _base():
-    b = experiments._compose_base("smoke", 0)
+    b = experiments.compose_base("smoke", 0)
     return b
 
 

@@ -9,18 +9,23 @@ from compdiff import data, efficiency, experiments, runs, store
 from compdiff.experiments import ComposeRunConfig, ConfigError
 
 
-def test_sweep_names_share_runs_across_figures():
-    cpu = experiments.efficiency_sweep("cpu")
+def test_sweep_points_share_runs_across_figures():
+    pts = experiments.efficiency_points("cpu")
+    cpu = {p.name: p.config for p in pts}
     ids = {n: store.run_id(c) for n, c in cpu.items()}
-    g = experiments.EFFICIENCY_GRIDS["cpu"]
-    assert sum(n.startswith("fig06_") for n in cpu) == len(g["sigma"]) * len(g["lambda"])
+    g = experiments.efficiency_grid("cpu")
+    fig06 = [p for p in pts if "fig06" in p.figures]
+    assert len(fig06) == len(g.sigmas) * len(g.keep_fractions)
+    # the swept values are the config's fields (never read from the name)
+    assert {(p.config.sigma, p.config.keep_fraction) for p in fig06} == {(s, k) for s in g.sigmas for k in g.keep_fractions}
     # Fig 5a at N = 32 is Fig 6e's σ = 1 column, one stored run each
-    for p in g["p_bump"]:
-        assert ids[f"fig05_bump_n32_p{p:g}"] == ids[f"fig06_s1_l{p:g}"]
-    # Fig 5b at N = 32 shares Fig 4g's models where p matches
+    fig05 = {(p.config.frame, p.config.kind, p.config.keep_fraction): store.run_id(p.config) for p in pts if "fig05" in p.figures}
+    for lam in g.bump_keep_fractions:
+        assert fig05[(32, "bump", lam)] in {store.run_id(p.config) for p in fig06 if p.config.sigma == 1.0}
+    # Fig 5b at N = 32 shares Fig 4g's models where λ matches
     compose = {store.run_id(c) for c in experiments.compose_sweep("cpu").values()}
-    assert ids["fig05_mixed_n32_p0.2"] in compose and ids["fig05_mixed_n32_p0.05"] in compose
-    assert ids["fig05_mixed_n16_p0.2"] not in compose
+    assert fig05[(32, "mixed", 0.2)] in compose and fig05[(32, "mixed", 0.05)] in compose
+    assert fig05[(16, "mixed", 0.2)] not in compose
     # other sizes: the UNet's attention follows N, the canvas keeps a 6-px margin
     c16 = cpu["fig05_mixed_n16_p0.2"]
     assert c16.unet.image_size == 16 and c16.unet.attention_resolutions == (2, 4)
@@ -28,13 +33,30 @@ def test_sweep_names_share_runs_across_figures():
     assert cpu["fig05_bump_n24_p0.2"].unet.attention_resolutions == (3, 6)
     assert cpu["fig05_bump_n24_p0.2"].canvas is None
     # the Fig 6e models keep their losses and their bottleneck clouds (Figs 14c, 15)
-    assert all(c.loss_draws > 0 and c.representation is not None for n, c in cpu.items() if n.startswith("fig06"))
+    assert all(p.config.loss_draws > 0 and p.config.representation is not None for p in fig06)
     for profile in experiments.PROFILES:
         assert experiments.efficiency_sweep(profile)
+    assert len(ids) == len(pts)
+
+
+def test_grid_overrides_are_checked_and_change_the_points():
+    pts = experiments.efficiency_points("cpu", sigmas=[0.5, 1], keep_fractions=(0.2,))
+    fig06 = [p.config for p in pts if "fig06" in p.figures]
+    assert [(c.sigma, c.keep_fraction) for c in fig06] == [(0.5, 0.2), (1.0, 0.2)]
+    assert experiments.efficiency_grid("cpu", sigmas=[0.5]).sigmas == (0.5,)
+    with pytest.raises(ConfigError, match=r"EfficiencyGrid.keep_fractions\[0\] = 1.5"):
+        experiments.efficiency_grid("cpu", keep_fractions=[1.5])
+    with pytest.raises(ConfigError, match="frame_sizes.*allowed: 16, 24, 32"):
+        experiments.efficiency_grid("cpu", frame_sizes=[20])
+    with pytest.raises(ConfigError, match="unknown field.*sigma.*allowed: bump_keep_fractions"):
+        experiments.efficiency_grid("cpu", sigma=[1])
+    with pytest.raises(ConfigError, match="preset.*allowed"):
+        experiments.efficiency_points("cpu", preset="huge")
+    assert experiments.efficiency_points("smoke", preset="tiny")[0].config.unet.base_channels == 16
 
 
 def test_sized_data_fields_are_checked():
-    b = experiments._compose_base("smoke", 0)
+    b = experiments.compose_base("smoke", 0)
     with pytest.raises(ConfigError, match="n = 32"):  # the lattice must be the frame's
         ComposeRunConfig(dataset="bump_subsample", n=32, **{**b, "unet": experiments.unet_at(b["unet"], 16)})
     with pytest.raises(ConfigError, match="unet.image_size"):
@@ -96,14 +118,6 @@ def test_power_law_fit_recovers_slopes_with_honest_intervals():
         efficiency.power_law_fit([16], [10])
 
 
-def test_parse_name():
-    assert efficiency.parse_name("fig06_s0.25_l0.4") == {"figure": "fig06", "sigma": 0.25, "fraction": 0.4,
-                                                         "N": 32, "kind": "bump"}
-    assert efficiency.parse_name("fig05_mixed_n16_p0.05")["N"] == 16
-    with pytest.raises(ValueError, match="efficiency sweep"):
-        efficiency.parse_name("fig04_stripes")
-
-
 class _Zero(torch.nn.Module):
     def forward(self, x, t, labels):
         return torch.zeros_like(x)
@@ -132,7 +146,9 @@ def test_efficiency_run_stores_losses_and_clouds(tmp_store):
     assert fl["train"] > 0 and fl["validation"] > 0 and fl["draws"] == cfg0.loss_draws
     reps = got.arrays("representations")
     assert reps["s1_t0"].shape == (256, 32) and list(reps["images"]) == [160, 320]
-    rows = efficiency.sweep_table({"fig05_bump_n16_p0.5": got})
+    from compdiff.query import Record
+
+    rows = efficiency.sweep_table([Record("fig05_bump_n16_p0.5", ("fig05",), "compose", cfgs["fig05_bump_n16_p0.5"], got)])
     assert rows[0]["train_size"] == 128 and rows[0]["N"] == 16 and rows[0]["val_loss"] == fl["validation"]
 
 
@@ -155,7 +171,7 @@ def test_stored_model_regenerates_the_stored_samples(tmp_store):
 def test_cluster_dispatch_with_submitits_local_executor(tmp_store, tmp_path):
     from compdiff import cluster
 
-    b = experiments._compose_base("smoke", 0)
+    b = experiments.compose_base("smoke", 0)
     small = experiments.replace(b["train"], images=160, checkpoint_every_images=(160,))
     ev = experiments.replace(b["eval"], steps=2, grid_samples=4, curve_labels=16)
     base = dict(unet=b["unet"], diffusion=b["diffusion"], train=small, eval=ev)
@@ -175,7 +191,7 @@ def test_cluster_dispatch_with_submitits_local_executor(tmp_store, tmp_path):
 
 
 def _rows(figure, pts, **fields):
-    return [{"figure": figure, "fraction": x, "train_size": 100 * (i + 1), "accuracy": a, "run": None, **fields}
+    return [{"figure": figure, "keep_fraction": x, "train_size": 100 * (i + 1), "accuracy": a, "run": None, **fields}
             for i, (x, a) in enumerate(pts)]
 
 

@@ -118,23 +118,23 @@ ROWS: list[Assumption] = [
     Assumption("Composition models' budget (cpu profile, images seen)", "experiments:COMPOSE_CPU_IMAGES", "INFERRED",
                "Three quarters of the basic run's budget, the lr falling over the last quarter, so that the "
                "sweep of Figs 4, 10, 11, 12 fits a sitting; the basic run's recipe and UNet.", "4, 10, 11, 12"),
-    Assumption("Fig 4g subsampling rates (cpu profile)", "experiments:COMPOSE_GRIDS['cpu']['keep_fraction']", "INFERRED",
+    Assumption("Fig 4g subsampling rates (cpu profile)", "experiments:COMPOSE_GRIDS['cpu'].keep_fractions", "INFERRED",
                "The spec suggests 100% down to 1%; two rates on a CPU.", "4"),
-    Assumption("Fig 11 lesion widths and lattice (cpu profile)", "experiments:(COMPOSE_GRIDS['cpu']['lesion_width'], ComposeRunConfig.d)", "INFERRED",
+    Assumption("Fig 11 lesion widths and lattice (cpu profile)", "experiments:(COMPOSE_GRIDS['cpu'].lesion_widths, ComposeRunConfig.d)", "INFERRED",
                "The caption's three UMAP widths, on the d = 1 lattice (the spec suggests d = 0.5 for a finer "
                "sweep; 4× the labels).", "11"),
-    Assumption("Fig 12 hole widths W (cpu profile)", "experiments:COMPOSE_GRIDS['cpu']['hole_width']", "INFERRED",
+    Assumption("Fig 12 hole widths W (cpu profile)", "experiments:COMPOSE_GRIDS['cpu'].hole_widths", "INFERRED",
                "The spec suggests W ∈ {2, …, 16}; two widths on a CPU. Interior = centred at (16, 16), "
                "exterior = the corner [32 − W, 32)² (the author's later code has these two modes).", "12"),
-    Assumption("Fig 6e grid: σ and λ (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu']['sigma'], EFFICIENCY_GRIDS['cpu']['lambda'])", "INFERRED",
+    Assumption("Fig 6e grid: σ and λ (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu'].sigmas, EFFICIENCY_GRIDS['cpu'].keep_fractions)", "INFERRED",
                "The spec suggests σ ∈ {0.1, 0.25, 0.5, 0.75, 1, 1.5} and λ in steps of 0.1; on a CPU four σ whose "
                "simulated λ_c spread from never (0.1) to 0.05 (1.0), and six λ, denser where they jump.", "6, 14, 15"),
-    Assumption("Fig 5 grid: N and subsampling shares (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu']['N'], EFFICIENCY_GRIDS['cpu']['p_bump'], EFFICIENCY_GRIDS['cpu']['p_mixed'])", "INFERRED",
+    Assumption("Fig 5 grid: N and subsampling shares (cpu profile)", "experiments:(EFFICIENCY_GRIDS['cpu'].frame_sizes, EFFICIENCY_GRIDS['cpu'].bump_keep_fractions, EFFICIENCY_GRIDS['cpu'].mixed_keep_fractions)", "INFERRED",
                "The spec suggests N ∈ {16, 24, 32, 40, 48}; three N on a CPU. The 2D-only shares are the "
                "Fig 6e λ grid (its σ = 1 column is Fig 5a's N = 32 curve); the mixed shares go lower, "
                "since the stripes carry most of the factors.", "5"),
     Assumption("UNet and budget at other image sizes N (attention resolutions at N = 16)",
-               "experiments:unet_at(efficiency_sweep('cpu')['fig06_s1_l1'].unet, 16).attention_resolutions", "INFERRED",
+               "experiments:unet_at(compose_base('cpu', 0)['unet'], 16).attention_resolutions", "INFERRED",
                "The same UNet at every N, its attention at the same levels (resolutions scaled by N/32), "
                "and the composition budget (COMPOSE_CPU_IMAGES images) at every N, share and σ. The budget "
                "counts images seen, not epochs: at N = 32 a model trained on the whole lattice (λ = 1) passes "

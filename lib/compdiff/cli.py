@@ -2,6 +2,8 @@
 
     python -m compdiff list
     python -m compdiff figure fig13 --profile smoke --device cpu [-p name=value ...]
+    python -m compdiff figure fig06 --dry-run -p sigmas='[0.5, 1]'   # its runs, stored or not, and cost
+    python -m compdiff status [fig05 ...] [--profile cpu] # per figure: stored, missing, unconverged runs
     python -m compdiff figures --profile cpu              # every figure notebook
     python -m compdiff train basic --profile cpu          # fill the store for one experiment
     python -m compdiff assumptions                        # regenerate book/assumptions.md
@@ -69,7 +71,19 @@ def resolve_parameters(key: str, profile: str, device: str, seed: int, extra: li
             f"unknown parameter(s) {', '.join(unknown)} for {key}; allowed: {', '.join(sorted(allowed))}"
         )
     _check_common(params["profile"], params["device"], params["seed"])  # -p may have replaced them
+    overrides = sweep_overrides(key, params)
+    if overrides:  # checked here, so a bad value is named before a kernel starts
+        from . import query
+
+        query.points(key, params["profile"], seed=params["seed"], **overrides)
     return params
+
+
+def sweep_overrides(key: str, params: dict) -> dict:
+    """The parameters of ``params`` that override a field of figure ``key``'s sweep."""
+    from . import query
+
+    return {k: v for k, v in params.items() if k in query.override_names(key) and v is not None}
 
 
 def _check_common(profile, device, seed) -> None:
@@ -80,12 +94,20 @@ def _check_common(profile, device, seed) -> None:
         raise ConfigError(f"seed = {seed!r} must be a non-negative integer")
 
 
+VOLATILE = ("start_time", "end_time", "duration")  # papermill's timings: they differ on every execution
+
+
 def _tag_for_book(path: Path) -> None:
-    """Fold the parameter cells in the book (the footer prints the values that were used)."""
+    """Fold the parameter cells in the book (the footer prints the values that were used), and drop
+    the timings papermill records, so that executing an unchanged figure rewrites it unchanged."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    for meta in [nb.metadata.get("papermill", {})] + [c.metadata.get("papermill", {}) for c in nb.cells]:
+        for key in VOLATILE:
+            meta.pop(key, None)
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "hide-cell" not in tags:
             tags.append("hide-cell")
@@ -126,6 +148,14 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_figure(args) -> int:
+    if args.dry_run:
+        from . import query
+
+        params = resolve_parameters(args.figure, args.profile, args.device, args.seed, list(args.param))
+        for line in query.dry_run_lines(args.figure, params["profile"], seed=params["seed"],
+                                        **sweep_overrides(args.figure, params)):
+            print(line)
+        return 0
     run_figure(args.figure, profile=args.profile, device=args.device, seed=args.seed, extra=args.param,
                output=args.output, progress=not args.quiet)
     return 0
@@ -160,6 +190,18 @@ def _cmd_train(args) -> int:
                                 gpus_per_node=args.gpus_per_node, cpus_per_task=args.cpus_per_task)
     print(f"{args.experiment} ({args.profile}): {len(jobs)} job(s) submitted to {args.executor}"
           + "".join(f"\n  job {j.job_id}" for j in jobs) + ("" if jobs else " (nothing missing)"))
+    return 0
+
+
+def _cmd_status(args) -> int:
+    from . import query
+
+    keys = args.figures or sorted(experiments.FIGURES)
+    for key in keys:
+        experiments.figure(key)
+    experiments.check_profile(args.profile)
+    for line in query.status_lines(keys, args.profile, seed=args.seed, verbose=args.verbose):
+        print(line)
     return 0
 
 
@@ -221,7 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="an extra notebook parameter (must exist in its parameters cell)")
     f.add_argument("--output", type=Path, default=None, help="write here instead of replacing notebooks/<nb>")
+    f.add_argument("--dry-run", action="store_true",
+                   help="list the figure's runs (config, run id, stored or missing, estimated cost); run nothing")
     f.set_defaults(func=_cmd_figure)
+
+    st = sub.add_parser("status", help="per figure: runs stored, missing, unconverged, and the cost of the missing")
+    st.add_argument("figures", nargs="*", help="figure keys (default: all)")
+    st.add_argument("--profile", default=experiments.DEFAULT_PROFILE, help=f"one of {', '.join(experiments.PROFILES)}")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("-v", "--verbose", action="store_true", help="name the missing and unconverged runs")
+    st.set_defaults(func=_cmd_status)
 
     fs = sub.add_parser("figures", help="execute every figure notebook")
     common(fs)

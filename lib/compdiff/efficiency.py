@@ -3,8 +3,8 @@
 - :func:`data_needed`: the dataset size at which an accuracy-vs-size curve reaches a threshold
   (Fig 5c's 60%), interpolated in log size.
 - :func:`power_law_fit`: the slope of log(data needed) against log N with a t-interval (Fig 5c).
-- :func:`sweep_table`: the stored runs of :func:`compdiff.experiments.efficiency_sweep` as rows
-  (name, σ, λ or p, N, data kind, training-set size, accuracy, losses).
+- :func:`sweep_table`: the stored runs of a figure's records (:mod:`compdiff.query`) as rows
+  (name, σ, λ = ``keep_fraction``, N, data kind, training-set size, accuracy, losses).
 
 Imports numpy and scipy only (plus the store), so it runs where the sweep is trained.
 """
@@ -12,18 +12,12 @@ Imports numpy and scipy only (plus the store), so it runs where the sweep is tra
 from __future__ import annotations
 
 import math
-import re
 from typing import NamedTuple
 
 import numpy as np
 
-from . import experiments, store
-
 FIG5_THRESHOLD = 0.6  # STATED (Fig 5c): "dataset size needed to reach 60% threshold accuracy"
 ONSET_LEVEL = 0.5  # INFERRED: the accuracy at which Fig 6e's onset is read (the report's check)
-
-_NAME = re.compile(r"^fig06_s(?P<sigma>[0-9.]+)_l(?P<lam>[0-9.]+)$|"
-                   r"^fig05_(?P<kind>bump|mixed)_n(?P<N>\d+)_p(?P<p>[0-9.]+)$")
 
 
 class Needed(NamedTuple):
@@ -96,49 +90,28 @@ def power_law_fit(N, D, confidence: float = 0.95) -> PowerLaw:
     return PowerLaw(float(slope), float(intercept), float(lo), float(hi), int(x.size), confidence)
 
 
-def parse_name(name: str) -> dict:
-    """Fields of an efficiency-sweep run name (``fig06_s0.5_l0.2``, ``fig05_mixed_n16_p0.05``)."""
-    m = _NAME.match(name)
-    if not m:
-        raise ValueError(f"{name!r} is not a run name of the efficiency sweep "
-                         "(fig06_s<σ>_l<λ> or fig05_<bump|mixed>_n<N>_p<p>)")
-    if m["sigma"] is not None:
-        return {"figure": "fig06", "sigma": float(m["sigma"]), "fraction": float(m["lam"]), "N": 32, "kind": "bump"}
-    return {"figure": "fig05", "sigma": 1.0, "fraction": float(m["p"]), "N": int(m["N"]), "kind": m["kind"]}
-
-
-def stored_sweep(profile: str, seed: int = 0) -> tuple[dict, dict]:
-    """({name: run} stored, {name: config} of the whole sweep) of the efficiency sweep at
-    ``profile`` (runs are looked up, never trained)."""
-    cfgs = experiments.efficiency_sweep(profile, seed=seed)
-    exp = experiments.SWEEP_STORE["efficiency"]
-    have = {}
-    for name, cfg in cfgs.items():
-        run = store.lookup(exp, cfg)
-        if run is not None:
-            have[name] = run
-    return have, cfgs
-
-
-def sweep_table(runs: dict) -> list[dict]:
-    """One row per stored run: the name's fields, training-set size, accuracies, losses."""
+def sweep_table(records) -> list[dict]:
+    """One row per stored record (:class:`compdiff.query.Record`): its swept values (read from its
+    config), training-set size, accuracies, losses, and the run."""
     rows = []
-    for name, run in runs.items():
-        m = run.json("metrics")
+    for rec in records:
+        if not rec.stored:
+            continue
+        m = rec.run.json("metrics")
         loss = m.get("final_loss") or {}
-        rows.append({"name": name, **parse_name(name), "train_size": int(m["n_train_images"]),
+        rows.append({"name": rec.name, **rec.params, "train_size": int(m["n_train_images"]),
                      "accuracy": float(m["accuracy"]), "ood": m.get("regions", {}).get("ood"),
-                     "train_loss": loss.get("train"), "val_loss": loss.get("validation"), "run": run})
+                     "train_loss": loss.get("train"), "val_loss": loss.get("validation"), "run": rec.run})
     return rows
 
 
 def curve(rows, **match) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """(fractions, training-set sizes, accuracies, runs) of the rows matching ``match``, sorted
-    by fraction, one row per fraction."""
+    """(kept shares λ, training-set sizes, accuracies, runs) of the rows matching ``match``, sorted
+    by λ, one row per λ."""
     sel = {}
     for r in rows:
         if all(r[k] == v for k, v in match.items()):
-            sel.setdefault(r["fraction"], r)
+            sel.setdefault(r["keep_fraction"], r)
     fr = sorted(sel)
     return (np.array(fr), np.array([sel[f]["train_size"] for f in fr], float),
             np.array([sel[f]["accuracy"] for f in fr]), [sel[f]["run"] for f in fr])
@@ -156,14 +129,13 @@ def _grid_positions(fractions, grid) -> list[int]:
 
 
 def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> dict:
-    """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs
-    (the ``fig05_bump_n32_*`` names are the σ = 1 runs of Fig 6e, so they are found either way).
-    With the sweep's share ``grid``, a crossing is read only where the stored shares around it
+    """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs, from
+    the rows of Fig 5's records. With the sweep's share ``grid``, a crossing is read only where the stored shares around it
     are grid neighbours (as on the full curve, if accuracy never falls as the share grows);
     otherwise it is a "gap"."""
     out = {}
     for N in Ns:
-        p, size, acc, _ = curve(rows, figure="fig05", kind=kind, N=N)
+        p, size, acc, _ = curve(rows, kind=kind, N=N)
         if not len(size):
             continue
         need = data_needed(size, acc, level)
@@ -239,7 +211,7 @@ def onset(rows, sigma: float, level: float = ONSET_LEVEL, grid=None) -> Onset:
     λ; ``grid``: the sweep's full λ grid (default: the stored λ, i.e. a complete column)."""
     from .percolation import crossing
 
-    lam, _, acc, _ = curve(rows, figure="fig06", sigma=sigma)
+    lam, _, acc, _ = curve(rows, sigma=sigma)
     mono = bool(np.all(np.diff(acc) >= 0))
     nan = float("nan")
     if not len(lam):
@@ -295,22 +267,3 @@ def final_cloud(run) -> np.ndarray:
     reps = run.arrays("representations")
     last = len(reps["images"]) - 1
     return np.asarray(reps[f"s{last}_t0"], np.float64)
-
-
-def figure_runs(profile: str, prefix: str, *, seed: int = 0, device: str = "auto") -> tuple[dict, list[dict]]:
-    """(sweep configs, rows of the stored runs) of the efficiency-sweep runs whose names start with
-    ``prefix`` (``"fig05_"``, ``"fig06_"``): the missing ones are trained first where training is
-    allowed; prints how many of them are stored."""
-    from . import runs
-
-    sweep = experiments.efficiency_sweep(profile, seed=seed)
-    names = [k for k in sweep if k.startswith(prefix)]
-    if store.training_allowed():  # hours on a CPU: see the book's reproducing page
-        runs.get_sweep(experiments.SWEEP_STORE["efficiency"], sweep, device=device, only=names)
-    have, _ = stored_sweep(profile, seed=seed)
-    rows = sweep_table({k: r for k, r in have.items() if k in names})
-    total = len({store.run_id(sweep[k]) for k in names})
-    stored = len({r["run"].run_id for r in rows})
-    print(f"{stored} of {total} models of this figure's sweep ({profile} profile) are stored"
-          + ("" if stored == total else "; the panels show those, and mark what is missing"))
-    return sweep, rows

@@ -546,9 +546,11 @@ class ComposeRunConfig(BumpRunConfig):
         return None if self.dataset.startswith("bump_") and self.dataset != "bump_stripes" else self.frame + 2 * LATENT_MARGIN
 
 
-def _compose_base(profile: str, seed: int) -> dict:
+def compose_base(profile: str, seed: int, *, preset: str | None = None) -> dict:
+    """The engine configs (unet, diffusion, train, eval) every composition and efficiency run of
+    ``profile`` shares; ``preset`` swaps the UNet for another :data:`compdiff.unet.PRESETS` entry."""
     base = basic_config(profile, seed=seed)
-    tr, ev = base.train, base.eval
+    tr, ev, unet = base.train, base.eval, base.unet
     if profile == "cpu":
         # INFERRED (our budget): three quarters of the basic run, the lr decaying over the last
         # quarter; snapshots at half and at the end
@@ -557,70 +559,155 @@ def _compose_base(profile: str, seed: int) -> dict:
         ev = replace(ev, ddpm_check_labels=0)
     elif profile == "smoke":
         ev = replace(ev, ddpm_check_labels=0)
-    return dict(unet=base.unet, diffusion=base.diffusion, train=tr, eval=ev)
+    if preset is not None:
+        presets = _engine_configs()[0]
+        check_choice("preset", preset, tuple(presets))
+        unet = presets[preset]
+    return dict(unet=unet, diffusion=base.diffusion, train=tr, eval=ev)
 
 
 COMPOSE_CPU_IMAGES = 384_000
-# INFERRED grids of the swept values (spec §2 Figs 4g, 11, 12), thinned for the cpu profile
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: ``name`` is a label for people (the CLI, file names), never parsed for
+    parameters (they are the config's fields); ``figures`` are the figures that show the run."""
+
+    name: str
+    figures: tuple
+    config: object
+
+
+def _grid_fields(grid) -> None:
+    """Each field of a sweep grid is a non-empty tuple of numbers (lists are converted)."""
+    for f in dataclasses.fields(grid):
+        check = f.metadata.get("check", check_real)
+        check_tuple(grid, f.name, lambda n, v, c=check: c(n, v))
+
+
+def _fraction(name, v):
+    check_real(name, v, 0, 1, lo_open=True)
+
+
+def _width(name, v):
+    check_real(name, v, 0, 32, lo_open=True)
+
+
+def _sigma(name, v):
+    from .data import SIGMA_MAX, SIGMA_MIN
+
+    check_real(name, v, SIGMA_MIN, SIGMA_MAX)
+
+
+def _frame_size(name, v):
+    check_choice(name, v, FRAME_SIZES)
+
+
+@dataclass(frozen=True)
+class ComposeGrid:
+    """The swept values of Figs 4g, 11 and 12 (INFERRED: spec §2), thinned for the cpu and smoke
+    profiles (:data:`COMPOSE_GRIDS`). Any field can be overridden, e.g. ``-p lesion_widths=[1, 8]``."""
+
+    keep_fractions: tuple = field(default=(0.2, 0.05), metadata={"check": _fraction})  # Fig 4g
+    lesion_widths: tuple = field(default=(1.0, 3.5, 8.0), metadata={"check": _width})  # Fig 11: w (px)
+    hole_widths: tuple = field(default=(4.0, 12.0), metadata={"check": _width})  # Fig 12: W (px)
+
+    def __post_init__(self):
+        _grid_fields(self)
+
+
 COMPOSE_GRIDS = {
-    "paper": {"keep_fraction": (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01),
-              "lesion_width": tuple(float(w) for w in np.arange(1, 17) / 2),
-              "hole_width": (2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)},
-    "cpu": {"keep_fraction": (0.2, 0.05), "lesion_width": (1.0, 3.5, 8.0), "hole_width": (4.0, 12.0)},
-    "smoke": {"keep_fraction": (0.2,), "lesion_width": (3.5,), "hole_width": (8.0,)},
+    "paper": ComposeGrid(keep_fractions=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01),
+                         lesion_widths=tuple(float(w) for w in np.arange(1, 17) / 2),
+                         hole_widths=(2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)),
+    "cpu": ComposeGrid(),
+    "smoke": ComposeGrid(keep_fractions=(0.2,), lesion_widths=(3.5,), hole_widths=(8.0,)),
 }
 
 
-def compose_sweep(profile: str, *, seed: int = 0) -> dict[str, ComposeRunConfig]:
-    """Every model of Figs 4, 10, 11, 12 at ``profile``, by name (``fig04_…``, ``fig10_…``, …).
-
-    The grids are INFERRED (spec §2) and thinned for the cpu and smoke profiles (assumptions page)."""
+def compose_grid(profile: str, **overrides) -> ComposeGrid:
+    """The composition grid of ``profile``; overrides (None = keep) name :class:`ComposeGrid` fields."""
     check_profile(profile)
-    b = _compose_base(profile, seed)
-    g = COMPOSE_GRIDS[profile]
-    keeps, lesions, widths = g["keep_fraction"], g["lesion_width"], g["hole_width"]
+    return replace(COMPOSE_GRIDS[profile], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def compose_points(profile: str, *, seed: int = 0, preset: str | None = None, **grid) -> list[Point]:
+    """Every model of Figs 4, 10, 11, 12 at ``profile`` (grid fields overridable)."""
+    b = compose_base(profile, seed, preset=preset)
+    g = compose_grid(profile, **grid)
     lesion_rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
-    out = {
-        "fig04_sos_cross": ComposeRunConfig(dataset="sos_cross", **b),
-        "fig04_stripes": ComposeRunConfig(dataset="stripes", rim=True, **b),
-        "fig04_sos_stripes": ComposeRunConfig(dataset="sos_stripes", **b),
-        "fig10_stripes_norim": ComposeRunConfig(dataset="stripes", rim=False, **b),
-    }
-    for k in keeps:
-        out[f"fig04g_keep{k:g}"] = ComposeRunConfig(dataset="bump_stripes", keep_fraction=float(k), **b)
-    for w in lesions:
-        out[f"fig11_lesion{float(w):g}"] = ComposeRunConfig(
-            dataset="bump_lesion", lesion_width=float(w), representation=lesion_rep, **b)
+    out = [
+        Point("fig04_sos_cross", ("fig04",), ComposeRunConfig(dataset="sos_cross", **b)),
+        Point("fig04_stripes", ("fig04", "fig10"), ComposeRunConfig(dataset="stripes", rim=True, **b)),
+        Point("fig04_sos_stripes", ("fig04",), ComposeRunConfig(dataset="sos_stripes", **b)),
+        Point("fig10_stripes_norim", ("fig10",), ComposeRunConfig(dataset="stripes", rim=False, **b)),
+    ]
+    for k in g.keep_fractions:
+        out.append(Point(f"fig04g_keep{k:g}", ("fig04",),
+                         ComposeRunConfig(dataset="bump_stripes", keep_fraction=float(k), **b)))
+    for w in g.lesion_widths:
+        out.append(Point(f"fig11_lesion{float(w):g}", ("fig11",), ComposeRunConfig(
+            dataset="bump_lesion", lesion_width=float(w), representation=lesion_rep, **b)))
     for ds in ("bump_hole", "sos_hole"):
         for hole in HOLES:
-            for w in widths:
-                out[f"fig12_{ds.split('_')[0]}_{hole}{w:g}"] = ComposeRunConfig(
-                    dataset=ds, hole=hole, hole_width=float(w), **b)
+            for w in g.hole_widths:
+                out.append(Point(f"fig12_{ds.split('_')[0]}_{hole}{w:g}", ("fig12",), ComposeRunConfig(
+                    dataset=ds, hole=hole, hole_width=float(w), **b)))
     return out
+
+
+def compose_sweep(profile: str, *, seed: int = 0, **overrides) -> dict[str, ComposeRunConfig]:
+    """Every model of Figs 4, 10, 11, 12 at ``profile``, by name (:func:`compose_points`).
+
+    The grids are INFERRED (spec §2) and thinned for the cpu and smoke profiles (assumptions page)."""
+    return {p.name: p.config for p in compose_points(profile, seed=seed, **overrides)}
 
 
 # ---------------------------------------------------------------------------------------------
 # Figs 5, 6e, 14c, 15: sample efficiency and the percolation onset (issue 7)
 
-# INFERRED grids (spec §2 Figs 5, 6e), thinned for the cpu profile. "lambda" is the kept share of
-# the lattice in Fig 6e; "p_bump" / "p_mixed" the subsampling shares of Fig 5 (2D bumps only /
-# 2D bumps + 1D stripes; p applies to the 2D bumps). The σ = 1 column of Fig 6e is Fig 5a's N = 32
-# curve, so the cpu "p_bump" grid is the "lambda" grid and those runs are shared.
+
+@dataclass(frozen=True)
+class EfficiencyGrid:
+    """The swept values of Figs 5 and 6e (INFERRED: spec §2), thinned for the cpu profile
+    (:data:`EFFICIENCY_GRIDS`). λ, the kept share of a lattice, is ``keep_fraction`` everywhere:
+    Fig 6e sweeps it at each σ on the 32×32 lattice; Fig 5 at each frame size N, for 2D bumps only
+    and for 2D bumps with every 1D stripe (the share applies to the 2D bumps). The σ = 1 column of
+    Fig 6e is Fig 5a's N = 32 curve when the grids agree, and those runs are shared."""
+
+    sigmas: tuple = field(default=(0.1, 0.25, 0.5, 1.0), metadata={"check": _sigma})  # Fig 6e
+    keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata={"check": _fraction})  # Fig 6e λ
+    frame_sizes: tuple = field(default=(16, 24, 32), metadata={"check": _frame_size})  # Fig 5: N
+    bump_keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata={"check": _fraction})
+    mixed_keep_fractions: tuple = field(default=(0.01, 0.02, 0.05, 0.2), metadata={"check": _fraction})
+
+    def __post_init__(self):
+        _grid_fields(self)
+
+    def fig05_keep_fractions(self, kind: str) -> tuple:
+        """Fig 5's shares for data ``kind``: "bump" (2D only) or "mixed" (with stripes)."""
+        check_choice("kind", kind, ("bump", "mixed"))
+        return self.bump_keep_fractions if kind == "bump" else self.mixed_keep_fractions
+
+
 EFFICIENCY_GRIDS = {
-    "paper": {"sigma": (0.1, 0.25, 0.5, 0.75, 1.0, 1.5),
-              "lambda": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-              "N": (16, 24, 32, 40, 48),
-              "p_bump": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
-              "p_mixed": (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)},
-    "cpu": {"sigma": (0.1, 0.25, 0.5, 1.0),
-            "lambda": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
-            "N": (16, 24, 32),
-            "p_bump": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
-            "p_mixed": (0.01, 0.02, 0.05, 0.2)},
-    "smoke": {"sigma": (0.5, 1.0), "lambda": (0.5, 1.0), "N": (16, 24),
-              "p_bump": (0.5, 1.0), "p_mixed": (0.1, 0.5)},
+    "paper": EfficiencyGrid(sigmas=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5),
+                            keep_fractions=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                            frame_sizes=(16, 24, 32, 40, 48),
+                            bump_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+                            mixed_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)),
+    "cpu": EfficiencyGrid(),
+    "smoke": EfficiencyGrid(sigmas=(0.5, 1.0), keep_fractions=(0.5, 1.0), frame_sizes=(16, 24),
+                            bump_keep_fractions=(0.5, 1.0), mixed_keep_fractions=(0.1, 0.5)),
 }
 EFFICIENCY_LOSS_DRAWS = 4  # INFERRED: (t, ε) draws per label for the Fig 14c losses
+
+
+def efficiency_grid(profile: str, **overrides) -> EfficiencyGrid:
+    """The efficiency grid of ``profile``; overrides (None = keep) name :class:`EfficiencyGrid` fields."""
+    check_profile(profile)
+    return replace(EFFICIENCY_GRIDS[profile], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def unet_at(unet, frame: int):
@@ -631,19 +718,17 @@ def unet_at(unet, frame: int):
     return replace(unet, image_size=frame, attention_resolutions=att)
 
 
-def efficiency_sweep(profile: str, *, seed: int = 0) -> dict[str, ComposeRunConfig]:
-    """Every model of Figs 5, 6e, 14c and 15 at ``profile``, by name:
+def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None, **grid) -> list[Point]:
+    """Every model of Figs 5, 6e, 14c and 15 at ``profile`` (grid fields overridable):
 
-    - ``fig06_s{σ}_l{λ}``: 2D bumps of width σ on a λ-subsample of the 32×32 lattice (Fig 6e;
-      their losses are Fig 14c, their bottleneck clouds Fig 15);
-    - ``fig05_bump_n{N}_p{p}``: 2D bumps, σ = 1, on a p-subsample of the N×N lattice (Figs 5a, 5c);
-    - ``fig05_mixed_n{N}_p{p}``: the same 2D bumps plus every 1D stripe of the (N + 12)² canvas
-      (Figs 5b, 5c; the N = 32 runs are Fig 4g's models where p matches).
+    - Fig 6e (with 14c, 15): 2D bumps of width σ on a λ-subsample of the 32×32 lattice;
+    - Fig 5 "bump": 2D bumps, σ = 1, on a λ-subsample of the N×N lattice (Figs 5a, 5c);
+    - Fig 5 "mixed": the same 2D bumps plus every 1D stripe of the (N + 12)² canvas (Figs 5b, 5c;
+      the N = 32 runs are Fig 4g's models where λ matches).
 
-    Runs with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1) are one stored run."""
-    check_profile(profile)
-    b = _compose_base(profile, seed)
-    g = EFFICIENCY_GRIDS[profile]
+    Points with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1) are one stored run."""
+    b = compose_base(profile, seed, preset=preset)
+    g = efficiency_grid(profile, **grid)
     rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
 
     def bumps(sigma, lam, N):
@@ -651,17 +736,22 @@ def efficiency_sweep(profile: str, *, seed: int = 0) -> dict[str, ComposeRunConf
                                 representation=rep, loss_draws=EFFICIENCY_LOSS_DRAWS,
                                 **{**b, "unet": unet_at(b["unet"], N)})
 
-    out = {}
-    for s in g["sigma"]:
-        for lam in g["lambda"]:
-            out[f"fig06_s{s:g}_l{lam:g}"] = bumps(s, lam, 32)
-    for N in g["N"]:
-        for p in g["p_bump"]:
-            out[f"fig05_bump_n{N}_p{p:g}"] = bumps(1.0, p, N)
-        for p in g["p_mixed"]:
-            out[f"fig05_mixed_n{N}_p{p:g}"] = ComposeRunConfig(
-                dataset="bump_stripes", keep_fraction=float(p), n=N, **{**b, "unet": unet_at(b["unet"], N)})
+    out = []
+    for s in g.sigmas:
+        for lam in g.keep_fractions:
+            out.append(Point(f"fig06_s{s:g}_l{lam:g}", ("fig06", "fig14", "fig15"), bumps(s, lam, 32)))
+    for N in g.frame_sizes:
+        for lam in g.bump_keep_fractions:
+            out.append(Point(f"fig05_bump_n{N}_p{lam:g}", ("fig05",), bumps(1.0, lam, N)))
+        for lam in g.mixed_keep_fractions:
+            out.append(Point(f"fig05_mixed_n{N}_p{lam:g}", ("fig05",), ComposeRunConfig(
+                dataset="bump_stripes", keep_fraction=float(lam), n=N, **{**b, "unet": unet_at(b["unet"], N)})))
     return out
+
+
+def efficiency_sweep(profile: str, *, seed: int = 0, **overrides) -> dict[str, ComposeRunConfig]:
+    """Every model of Figs 5, 6e, 14c and 15 at ``profile``, by name (:func:`efficiency_points`)."""
+    return {p.name: p.config for p in efficiency_points(profile, seed=seed, **overrides)}
 
 
 def recipe_variants(seed: int = 0) -> dict:
@@ -681,6 +771,7 @@ def recipe_variants(seed: int = 0) -> dict:
 
 EXPERIMENTS = {"basic": basic_config, "periodic": periodic_config}
 SWEEPS = {"compose": compose_sweep, "efficiency": efficiency_sweep}
+SWEEP_POINTS = {"compose": compose_points, "efficiency": efficiency_points}
 # the store experiment of each sweep: every ComposeRunConfig run is kept under "compose", so a
 # config two sweeps share (Fig 4g = Fig 5b at N = 32) is trained once
 SWEEP_STORE = {"compose": "compose", "efficiency": "compose"}

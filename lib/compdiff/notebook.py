@@ -46,15 +46,29 @@ def setup(figure: str, *, profile: str, seed: int = 0, device: str = "auto") -> 
     return Context(figure, profile, seed, device)
 
 
+# what figure execution itself writes: a notebook records the code that made it, not these
+GENERATED = ("notebooks/*.ipynb", "book/report.md", "book/assumptions.md")
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """The git commit of the working tree (``+dirty`` if it had uncommitted changes), or "unknown"."""
+    """The last commit that changed the code or the results (anything but :data:`GENERATED`), with
+    ``+dirty`` if such files have uncommitted changes; "unknown" outside a git checkout.
+
+    Executed notebooks are generated files: committing them, or executing them again, does not
+    change the version they record, so re-executing a clean checkout rewrites them unchanged."""
+    spec = ["--", ".", *(f":(exclude){g}" for g in GENERATED)]
     try:
-        out = subprocess.run(["git", "-C", str(paths.ROOT), "describe", "--always", "--dirty=+dirty", "--abbrev=10"],
+        log = subprocess.run(["git", "-C", str(paths.ROOT), "log", "-1", "--format=%H", *spec],
                              capture_output=True, text=True, timeout=10)
+        st = subprocess.run(["git", "-C", str(paths.ROOT), "status", "--porcelain", "--untracked-files=no", *spec],
+                            capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    commit = log.stdout.strip()[:10]
+    if log.returncode != 0 or not commit:
+        return "unknown"
+    return commit + ("+dirty" if st.returncode == 0 and st.stdout.strip() else "")
 
 
 def rerun_command(ctx: Context) -> str:

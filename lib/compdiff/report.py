@@ -336,12 +336,12 @@ def _hyper_factorized(profile: str) -> Result:
        check="OOD accuracy in the held-out cross ≥ 60% for the stripe and union models (Fig 4) and "
              "for the rim model (Fig 10), and < 60% without the rim, every seed.")
 def _composition(profile: str) -> Result:
-    groups, named = sweep_runs()
+    groups, named = figure_records("fig04", "fig10")
     need = ("fig04_stripes", "fig04_sos_stripes", "fig10_stripes_norim")
     have = [n for n in need if n in named]
     if not have:
         return groups.not_yet_run("needs the SOS/stripe models of Figs 4 and 10")
-    acc = {n: cross_accuracy(named[n]) for n in have}
+    acc = {n: cross_accuracy(named[n].run) for n in have}
     checks = []
     for n in ("fig04_stripes", "fig04_sos_stripes"):
         if n in acc:
@@ -350,7 +350,7 @@ def _composition(profile: str) -> Result:
         checks.append(("fig10_stripes_norim: cross accuracy < 60% (no rim)", acc["fig10_stripes_norim"] < 0.6))
     res = Result(value=", ".join(f"{n.split('_', 1)[1]} {100 * a:.1f}%" for n, a in acc.items()) + " in the cross",
                  seeds=(0,), profile=groups.shown_profile, checks=checks,
-                 runs=tuple(named[n].provenance for n in have), judged=groups.judged)
+                 runs=tuple(named[n].run.provenance for n in have), judged=groups.judged)
     missing = [n for n in need if n not in named]
     if missing:
         res.note = "not yet run: " + ", ".join(missing)
@@ -367,30 +367,18 @@ def cross_accuracy(run) -> float:
     return float(s["correct"][cross].mean())
 
 
-def sweep_runs(seed: int = 0, sweep: str = "compose"):
-    """(groups, {name: run}) of a sweep stored under "compose" (:data:`experiments.SWEEP_STORE`)
-    at the most faithful profile stored. A run that belongs to another sweep of that store is not
-    counted as unmatched; one run may carry several names (Fig 4g's models are Fig 5b's too)."""
-    by_profile = {p: {} for p in experiments.PROFILES}
-    store_exp = experiments.SWEEP_STORE[sweep]
-    ids = {p: {} for p in experiments.PROFILES}
+def figure_records(*figures: str, seed: int = 0) -> tuple[ProfileRuns, dict]:
+    """(groups, {name: record}) of the stored runs of ``figures`` (:func:`compdiff.query.records`)
+    at the most faithful profile that holds any of them; one run may carry several names (Fig 4g's
+    models are Fig 5b's too)."""
+    from . import query
+
+    by_profile, named = {}, {}
     for p in experiments.PROFILES:
-        for n, c in experiments.SWEEPS[sweep](p, seed=seed).items():
-            ids[p].setdefault(store.run_id(c), []).append(n)
-    known = {store.run_id(c) for name, fn in experiments.SWEEPS.items() if experiments.SWEEP_STORE[name] == store_exp
-             for p in experiments.PROFILES for c in fn(p, seed=seed).values()}
-    unmatched = 0
-    for run in store.list_runs(store_exp):
-        for p in experiments.PROFILES:
-            if run.run_id in ids[p]:
-                for n in ids[p][run.run_id]:
-                    by_profile[p][n] = run
-                break
-        else:
-            unmatched += run.run_id not in known
-    groups = ProfileRuns(sweep, {p: list({r.run_id: r for r in v.values()}.values()) for p, v in by_profile.items()},
-                         unmatched)
-    return groups, by_profile.get(groups.shown_profile, {}) if groups.shown_profile else {}
+        named[p] = {r.name: r for f in figures for r in query.records(f, p, seed=seed) if r.stored}
+        by_profile[p] = list({r.run_id: r.run for r in named[p].values()}.values())
+    groups = ProfileRuns(", ".join(figures), by_profile)
+    return groups, named.get(groups.shown_profile, {}) if groups.shown_profile else {}
 
 
 @claim("interpolation", title="Interpolation is limited",
@@ -400,23 +388,24 @@ def sweep_runs(seed: int = 0, sweep: str = "compose"):
        check="(1) the 2D-SOS-only model's accuracy in the cross < 60%; (2) OOD accuracy falls "
              "from the narrowest to the widest lesion (Spearman ρ < 0), every seed.")
 def _interpolation(profile: str) -> Result:
-    groups, named = sweep_runs()
-    lesions = sorted((n for n in named if n.startswith("fig11_")), key=lambda n: named[n].config["lesion_width"])
+    groups, named = figure_records("fig04", "fig11")
+    lesions = sorted((r for r in named.values() if r.params["dataset"] == "bump_lesion"),
+                     key=lambda r: r.params["lesion_width"])
     if "fig04_sos_cross" not in named and len(lesions) < 2:
         return groups.not_yet_run("needs the models of Figs 4 and 11")
     checks, parts, used = [], [], []
     if "fig04_sos_cross" in named:
-        a = cross_accuracy(named["fig04_sos_cross"])
+        a = cross_accuracy(named["fig04_sos_cross"].run)
         checks.append(("2D-SOS-only model: cross accuracy < 60%", a < 0.6))
         parts.append(f"2D SOS only: {100 * a:.1f}% in the cross")
-        used.append(named["fig04_sos_cross"])
+        used.append(named["fig04_sos_cross"].run)
     if len(lesions) >= 2:
-        w = [named[n].config["lesion_width"] for n in lesions]
-        ood = [named[n].json("metrics")["regions"]["ood"] for n in lesions]
+        w = [r.params["lesion_width"] for r in lesions]
+        ood = [r.run.json("metrics")["regions"]["ood"] for r in lesions]
         rho = _spearman(w, ood)
         checks.append((f"lesion OOD accuracy falls with w (Spearman ρ = {rho:.2f} < 0)", rho < 0))
         parts.append("lesion OOD " + ", ".join(f"w={x:g}: {100 * a:.1f}%" for x, a in zip(w, ood)))
-        used += [named[n] for n in lesions]
+        used += [r.run for r in lesions]
     res = Result(value="; ".join(parts), seeds=(0,), profile=groups.shown_profile, checks=checks,
                  runs=tuple(r.provenance for r in used), judged=groups.judged)
     if not groups.judged:
@@ -442,14 +431,15 @@ def _spearman(x, y) -> float:
              "model; (2) OOD accuracy does not rise from the smallest to the largest W, for either position, "
              "every seed. (Written after the two W = 4 bump models were seen.)")
 def _holes(profile: str) -> Result:
-    groups, named = sweep_runs()
-    hole = {n: r for n, r in named.items() if n.startswith("fig12_")}
+    from . import query
+
+    groups, hole = figure_records("fig12")
     if not hole:
         return groups.not_yet_run("needs the models of Fig 12")
     ood = {}
-    for n, r in hole.items():
-        c = r.config
-        ood[(c["dataset"].split("_")[0], c["hole"], c["hole_width"])] = r.json("metrics")["regions"]["ood"]
+    for r in hole.values():
+        p = r.params
+        ood[(p["kind"], p["hole"], p["hole_width"])] = r.run.json("metrics")["regions"]["ood"]
     checks, parts = [], []
     for kind in ("bump", "sos"):
         widths = sorted({w for k, h, w in ood if k == kind})
@@ -466,8 +456,8 @@ def _holes(profile: str) -> Result:
             parts.append(f"{kind} {pos}: " + ", ".join(f"W={w:g}: {100 * ood[(kind, pos, w)]:.1f}%" for w in ws))
     res = Result(value="OOD accuracy " + "; ".join(p for p in parts if not p.endswith(": ")), seeds=(0,),
                  profile=groups.shown_profile, checks=checks, judged=groups.judged,
-                 runs=tuple(r.provenance for r in hole.values()))
-    n_all = sum(n.startswith("fig12_") for n in experiments.compose_sweep(groups.shown_profile or "cpu"))
+                 runs=tuple(r.run.provenance for r in hole.values()))
+    n_all = len(query.records("fig12", groups.shown_profile or "cpu"))
     if len(hole) < n_all:
         res.note = f"{len(hole)} of {n_all} Fig 12 models stored"
     return res
@@ -481,10 +471,10 @@ def _holes(profile: str) -> Result:
 def _sample_efficiency(profile: str) -> Result:
     from . import efficiency
 
-    groups, named = sweep_runs(sweep="efficiency")
-    g = experiments.EFFICIENCY_GRIDS.get(groups.shown_profile or "cpu")
-    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig05_")})
-    need = {k: efficiency.scaling(rows, g["N"], k, grid=g[f"p_{k}"]) for k in ("bump", "mixed")}
+    groups, named = figure_records("fig05")
+    g = experiments.efficiency_grid(groups.shown_profile or "cpu")
+    rows = efficiency.sweep_table(named.values())
+    need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
     usable = {k: {N: v.value for N, v in d.items() if v.how == "interpolated"} for k, d in need.items()}
     if min(len(v) for v in usable.values()) < 2:
         have = {k: sorted(v) for k, v in usable.items()}
@@ -564,17 +554,17 @@ ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulate
 def _percolation_onset(profile: str) -> Result:
     from . import efficiency, percolation
 
-    groups, named = sweep_runs(sweep="efficiency")
+    groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
-    g = experiments.EFFICIENCY_GRIDS[prof]
-    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
-    onsets = {s: efficiency.onset(rows, s, grid=g["lambda"]) for s in g["sigma"]}
+    g = experiments.efficiency_grid(prof)
+    rows = efficiency.sweep_table(named.values())
+    onsets = {s: efficiency.onset(rows, s, grid=g.keep_fractions) for s in g.sigmas}
     if not rows:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (0 of "
-                                  f"{len(g['sigma']) * len(g['lambda'])} runs stored)")
+                                  f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
     lam_grid = np.asarray(pc.lambdas)
-    sigmas = list(g["sigma"])
+    sigmas = list(g.sigmas)
     mass = percolation.mass_ratio_curves(sigmas, lam_grid, pc.fig6_threshold, L=pc.L, d=pc.d, trials=pc.trials,
                                          seed=pc.seed, denominator=pc.denominator, overlap=pc.overlap)
     sim = dict(zip(sigmas, percolation.crossing(lam_grid, mass, level=0.5)))
@@ -585,10 +575,10 @@ def _percolation_onset(profile: str) -> Result:
         parts.append(f"σ={s:g}: {o.describe()} vs {f(sim[s])}")
         ok = efficiency.onset_matches(o, sim[s], ONSET_TOLERANCE)
         if ok is None:
-            open_.append(f"σ = {s:g} ({len(o.lambdas)} of {len(g['lambda'])} λ stored: "
+            open_.append(f"σ = {s:g} ({len(o.lambdas)} of {len(g.keep_fractions)} λ stored: "
                          + ("none" if o.how == "none" else f"onset {o.describe()}") + ")")
             continue
-        if len(o.lambdas) < len(g["lambda"]):
+        if len(o.lambdas) < len(g.keep_fractions):
             partial.append(f"σ = {s:g} (λ {', '.join(f'{x:g}' for x in o.lambdas)}"
                            + ("" if o.monotone else "; NOT monotone") + ")")
         checks.append((f"σ = {s:g}: model onset {o.describe()} vs simulated λ_c {f(sim[s])}", bool(ok)))
@@ -617,19 +607,20 @@ def _percolation_onset(profile: str) -> Result:
 def _continuous_manifold(profile: str) -> Result:
     from . import efficiency
 
-    groups, named = sweep_runs(sweep="efficiency")
+    groups, named = figure_records("fig15")
     prof = groups.shown_profile or "cpu"
-    g = experiments.EFFICIENCY_GRIDS[prof]
-    rows = efficiency.sweep_table({n: r for n, r in named.items() if n.startswith("fig06_")})
-    sizes = {(r["sigma"], r["fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"])) for r in rows}
+    g = experiments.efficiency_grid(prof)
+    rows = efficiency.sweep_table(named.values())
+    sizes = {(r["sigma"], r["keep_fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"]))
+             for r in rows}
     comp = {key: len(v) for key, v in sizes.items()}
     checks = []
-    for s in g["sigma"]:  # along λ at fixed σ
-        c = [comp[(s, lam)] for lam in g["lambda"] if (s, lam) in comp]
+    for s in g.sigmas:  # along λ at fixed σ
+        c = [comp[(s, lam)] for lam in g.keep_fractions if (s, lam) in comp]
         if len(c) >= 2:
             checks.append((f"σ = {s:g}: components along λ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
-    for lam in g["lambda"]:  # along σ at fixed λ
-        c = [comp[(s, lam)] for s in g["sigma"] if (s, lam) in comp]
+    for lam in g.keep_fractions:  # along σ at fixed λ
+        c = [comp[(s, lam)] for s in g.sigmas if (s, lam) in comp]
         if len(c) >= 2:
             checks.append((f"λ = {lam:g}: components along σ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
     if not checks:
@@ -641,7 +632,7 @@ def _continuous_manifold(profile: str) -> Result:
                   runs=tuple(r["run"].provenance for r in rows),
                   note=f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
                        f"(t = 0, stored PC scores), with the share of the points in its largest component; "
-                       f"{len(rows)} of {len(g['sigma']) * len(g['lambda'])} runs stored")
+                       f"{len(rows)} of {len(g.sigmas) * len(g.keep_fractions)} runs stored")
 
 
 # ---------------------------------------------------------------------------------------------
