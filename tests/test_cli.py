@@ -75,5 +75,5 @@ def test_config_overrides_are_validated():
         experiments.percolation_config("cpu", trails=3)
     with pytest.raises(ConfigError, match="overlap"):
         experiments.percolation_config("cpu", overlap="fuzzy")
-    with pytest.raises(ConfigError, match="lambdas"):
-        experiments.percolation_config("cpu", lambdas=(0.0, 0.5))
+    with pytest.raises(ConfigError, match="keep_fractions"):
+        experiments.percolation_config("cpu", keep_fractions=(0.0, 0.5))

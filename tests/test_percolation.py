@@ -108,8 +108,8 @@ def test_crossing():
 @pytest.mark.parametrize(
     "call, name",
     [
-        (lambda: perc.mass_ratio(0.0, 1.0, 0.01), "lambda_frac"),
-        (lambda: perc.mass_ratio([0.5, 1.2], 1.0, 0.01), "lambda_frac"),
+        (lambda: perc.mass_ratio(0.0, 1.0, 0.01), "keep_fraction"),
+        (lambda: perc.mass_ratio([0.5, 1.2], 1.0, 0.01), "keep_fraction"),
         (lambda: perc.mass_ratio(0.5, -1.0, 0.01), "sigma"),
         (lambda: perc.mass_ratio(0.5, 1.0, 1.0), "threshold"),
         (lambda: perc.mass_ratio(0.5, 1.0, 0.0), "threshold"),

@@ -134,7 +134,7 @@ def _numbers() -> dict:
         "renders": np.concatenate([data.render(k, lab, 1.3, canvas=44 if k != "bump" else None)
                                    for k in data.KINDS]).tolist(),
         "mask": data.subsample_mask(100, 0.3, seed=4).tolist(),
-        "percolation": percolation.mass_ratio_curves(cfg.sigmas, cfg.lambdas, cfg.thresholds[0], L=8,
+        "percolation": percolation.mass_ratio_curves(cfg.sigmas, cfg.keep_fractions, cfg.thresholds[0], L=8,
                                                      trials=cfg.trials, seed=cfg.seed).tolist(),
         "samples": sample_ddim(net, make_schedule(DiffusionConfig(T=20)), lab[:3], steps=4, eta=1.0,
                                seed=3, device="cpu", shape=(1, SIZE, SIZE)).flatten().tolist(),
@@ -735,12 +735,12 @@ _any_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True, allow_subn
 
 @PROPERTY
 @given(kw=st.fixed_dictionaries({
-    "sigmas": st.lists(_any_float, max_size=3).map(tuple), "lambdas": st.lists(_any_float, max_size=3).map(tuple),
+    "sigmas": st.lists(_any_float, max_size=3).map(tuple), "keep_fractions": st.lists(_any_float, max_size=3).map(tuple),
     "thresholds": st.lists(_any_float, max_size=2).map(tuple), "L": st.integers(-1, 8), "d": _any_float,
     "trials": st.integers(-1, 3), "seed": st.one_of(st.integers(-2, 5), _any_float),
     "overlap": st.sampled_from(["analytic", "pixel", "ANALYTIC"]), "denominator": st.sampled_from(["kept", "all", "x"]),
 }))
-@example(kw=dict(sigmas=(1e-4,), lambdas=(0.5,), thresholds=(0.5,), L=3, d=1.0, trials=1, seed=0,
+@example(kw=dict(sigmas=(1e-4,), keep_fractions=(0.5,), thresholds=(0.5,), L=3, d=1.0, trials=1, seed=0,
                  overlap="pixel", denominator="kept"))  # was accepted, then failed inside the renderer
 def test_percolation_config_space(kw):
     """Any PercolationConfig is refused by name, or simulates to finite mass ratios in [0, 1]."""
@@ -753,10 +753,10 @@ def test_percolation_config_space(kw):
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # exp(−d²/4σ²) may underflow: 0, as meant
-        m = percolation.mass_ratio_curves(cfg.sigmas, cfg.lambdas, cfg.thresholds[0], L=cfg.L, d=cfg.d,
+        m = percolation.mass_ratio_curves(cfg.sigmas, cfg.keep_fractions, cfg.thresholds[0], L=cfg.L, d=cfg.d,
                                           trials=cfg.trials, seed=cfg.seed, denominator=cfg.denominator,
                                           overlap=cfg.overlap)
-    assert m.shape == (len(cfg.sigmas), len(cfg.lambdas)) and np.isfinite(m).all()
+    assert m.shape == (len(cfg.sigmas), len(cfg.keep_fractions)) and np.isfinite(m).all()
     assert ((m >= 0) & (m <= 1)).all()
 
 

@@ -83,7 +83,7 @@ def test_percolation_claim_can_fail(monkeypatch):
 
     assert report.verdict(report.measure_all("smoke", only=["percolation-simulation"])["percolation-simulation"]) \
         == "reproduced"
-    monkeypatch.setattr(percolation, "crossing", lambda lambdas, values, level=0.5: np.linspace(0.2, 0.9, len(values)))
+    monkeypatch.setattr(percolation, "crossing", lambda keep_fractions, values, level=0.5: np.linspace(0.2, 0.9, len(values)))
     res = report.measure_all("smoke", only=["percolation-simulation"])["percolation-simulation"]
     assert report.verdict(res) == "not reproduced"
 

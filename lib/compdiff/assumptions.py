@@ -58,7 +58,7 @@ ROWS: list[Assumption] = [
                "The simulated lattice is the 32×32, d = 1 training lattice.", "6, 13, 14"),
     Assumption("σ values of Figs 6, 13, 14", "experiments:PercolationConfig().sigmas", "INFERRED",
                "Fig 6e's legend is not recoverable; the list must contain σ = 0.1 (Fig 6d).", "6, 13, 14"),
-    Assumption("λ grid", "experiments:PercolationConfig().lambdas", "INFERRED", "Steps of 0.05 from 0.05 to 1.", "6, 13, 14"),
+    Assumption("λ grid", "experiments:PercolationConfig().keep_fractions", "INFERRED", "Steps of 0.05 from 0.05 to 1.", "6, 13, 14"),
     Assumption("Fig 13 thresholds", "experiments:PercolationConfig().thresholds", "INFERRED",
                "The caption says 'different overlap thresholds'; we span 0.5 to 0.001, including the "
                "stated 0.005 (Fig 6c) and 0.05 (Fig 14b).", "13"),

@@ -378,17 +378,17 @@ def stripe_label_masks(
     return m
 
 
-def subsample_count(n: int, lambda_frac: float) -> int:
+def subsample_count(n: int, keep_fraction: float) -> int:
     """max(1, round(λ·n)), rounding halves up: the size of a λ-subsample of n labels."""
     n = _check_count("n", n)
-    if not _is_number(lambda_frac) or not np.isfinite(lambda_frac) or not 0 < lambda_frac <= 1:
-        raise ValueError(f"lambda_frac = {lambda_frac!r} must lie in (0, 1]")
-    return max(1, int(np.floor(lambda_frac * n + 0.5)))
+    if not _is_number(keep_fraction) or not np.isfinite(keep_fraction) or not 0 < keep_fraction <= 1:
+        raise ValueError(f"keep_fraction = {keep_fraction!r} must lie in (0, 1]")
+    return max(1, int(np.floor(keep_fraction * n + 0.5)))
 
 
-def subsample_mask(n: int, lambda_frac: float, seed: int) -> np.ndarray:
+def subsample_mask(n: int, keep_fraction: float, seed: int) -> np.ndarray:
     """Exactly :func:`subsample_count` True entries among n, chosen by ``Generator(seed)``."""
-    k = subsample_count(n, lambda_frac)
+    k = subsample_count(n, keep_fraction)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed = {seed!r} must be a non-negative integer")
     mask = np.zeros(int(n), dtype=bool)

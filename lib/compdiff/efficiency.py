@@ -151,6 +151,13 @@ def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> di
     return out
 
 
+def scaling_fit(need: dict) -> PowerLaw | None:
+    """Fig 5c's power law through the N whose crossing was read between two shares
+    (:func:`scaling`'s "interpolated"), or None with fewer than two such N."""
+    pts = {N: v.value for N, v in need.items() if v.how == "interpolated"}
+    return power_law_fit(list(pts), list(pts.values())) if len(pts) >= 2 else None
+
+
 class Onset(NamedTuple):
     """Where a σ column of Fig 6e first reaches the onset level, read from its stored λ.
 
@@ -169,7 +176,7 @@ class Onset(NamedTuple):
     how: str
     lo: float
     hi: float
-    lambdas: np.ndarray
+    keep_fractions: np.ndarray
     accuracies: np.ndarray
     monotone: bool
 

@@ -210,7 +210,7 @@ class PercolationConfig:
     """Site percolation of overlapping bumps (spec §1.7)."""
 
     sigmas: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)  # INFERRED: Fig 6e's σ legend
-    lambdas: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 21))  # INFERRED
+    keep_fractions: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 21))  # INFERRED: λ
     thresholds: tuple[float, ...] = (0.5, 0.1, 0.05, 0.01, 0.005, 0.001)  # INFERRED: Fig 13 panels
     fig6_threshold: float = 0.005  # STATED (Fig 6c)
     fig14_threshold: float = 0.05  # STATED (Fig 14b)
@@ -232,7 +232,7 @@ class PercolationConfig:
             check_real(name, s, SIGMA_MIN, SIGMA_MAX)
 
         check_tuple(self, "sigmas", sigma)
-        check_tuple(self, "lambdas", check_fraction)
+        check_tuple(self, "keep_fractions", check_fraction)
         check_tuple(self, "thresholds", threshold)
         threshold("PercolationConfig.fig6_threshold", self.fig6_threshold)
         threshold("PercolationConfig.fig14_threshold", self.fig14_threshold)
@@ -244,10 +244,19 @@ class PercolationConfig:
         check_choice("PercolationConfig.denominator", self.denominator, ("kept", "all"))
         check_positive("PercolationConfig.d_max", self.d_max)
 
+    def mass_ratio_curves(self, threshold: float, sigmas=None, *, seed: int | None = None):
+        """The simulated largest-connected mass ratio under this config: one row per σ (default
+        ``sigmas``), one column per λ of ``keep_fractions`` (:func:`compdiff.percolation.mass_ratio`)."""
+        from .percolation import mass_ratio_curves
+
+        return mass_ratio_curves(self.sigmas if sigmas is None else sigmas, self.keep_fractions, threshold,
+                                 L=self.L, d=self.d, trials=self.trials, seed=self.seed if seed is None else seed,
+                                 denominator=self.denominator, overlap=self.overlap)
+
 
 _PERCOLATION = {
     "smoke": PercolationConfig(
-        sigmas=(0.1, 0.5, 1.0), lambdas=(0.2, 0.4, 0.6, 0.8, 1.0), thresholds=(0.05, 0.005), trials=4
+        sigmas=(0.1, 0.5, 1.0), keep_fractions=(0.2, 0.4, 0.6, 0.8, 1.0), thresholds=(0.05, 0.005), trials=4
     ),
     "cpu": PercolationConfig(),
     "paper": PercolationConfig(trials=200),

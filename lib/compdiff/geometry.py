@@ -385,6 +385,16 @@ def long_lived(
 # orthogonality and parallelism of rings (Fig 3, Fig 8; definitions in the module docstring)
 
 
+
+TORUS_N_PERM = 300  # INFERRED: greedy points ripser sees of a Fig 2 cloud (memory grows with their square)
+
+
+def torus_h_counts(X, *, seed: int = 0, n_perm: int = TORUS_N_PERM) -> list[int]:
+    """[H₀, H₁, H₂] long-lived feature counts of a representation cloud (Fig 2b): ripser to
+    dimension 2 on ``n_perm`` greedy points, read by :func:`long_lived`. The Fig 2 notebook and
+    the report's torus check both call this."""
+    return long_lived(persistence(X, maxdim=2, n_perm=n_perm, seed=seed))
+
 def ring_pairs(n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """For each comparison of :data:`COMPARISONS`, the (first, second) ring indices of the pairs,
     in the order :func:`ring_statistics` returns them. "x-on-y": (j, i) = (the y index of the

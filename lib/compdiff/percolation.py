@@ -47,10 +47,10 @@ def _check_threshold(threshold) -> float:
     return float(threshold)
 
 
-def _check_lambdas(lambda_frac) -> np.ndarray:
-    lam = np.atleast_1d(np.asarray(lambda_frac, dtype=np.float64))
+def _check_keep_fractions(keep_fraction) -> np.ndarray:
+    lam = np.atleast_1d(np.asarray(keep_fraction, dtype=np.float64))
     if lam.ndim != 1 or not np.all(np.isfinite(lam)) or not np.all((lam > 0) & (lam <= 1)):
-        raise ValueError(f"lambda_frac = {lambda_frac!r} must be a number or 1-D array in (0, 1]")
+        raise ValueError(f"keep_fraction = {keep_fraction!r} must be a number or 1-D array in (0, 1]")
     return lam
 
 
@@ -182,7 +182,7 @@ def _largest_clusters(U: np.ndarray, src, dst, lam: np.ndarray) -> np.ndarray:
 
 
 def mass_ratio(
-    lambda_frac,
+    keep_fraction,
     sigma=None,
     threshold=None,
     *,
@@ -205,7 +205,7 @@ def mass_ratio(
     (``denominator="kept"``) or / L² (``"all"``); a trial with no kept site counts 0.
     Randomness: ``Generator(seed)``.
     """
-    lam = _check_lambdas(lambda_frac)
+    lam = _check_keep_fractions(keep_fraction)
     if denominator not in DENOMINATORS:
         raise ValueError(f"denominator = {denominator!r}; allowed: {', '.join(DENOMINATORS)}")
     if int(L) != L or L < 1:
@@ -225,24 +225,24 @@ def mass_ratio(
     else:
         ratio = largest / (L * L)
     out = ratio.mean(axis=0)
-    return float(out[0]) if np.ndim(lambda_frac) == 0 else out
+    return float(out[0]) if np.ndim(keep_fraction) == 0 else out
 
 
-def mass_ratio_curves(sigmas, lambdas, threshold, **kwargs) -> np.ndarray:
+def mass_ratio_curves(sigmas, keep_fractions, threshold, **kwargs) -> np.ndarray:
     """Mass ratio for each σ (rows) and λ (columns), same seed for every σ (Figs 6c, 13, 14b).
     Keyword arguments go to :func:`mass_ratio`."""
     sigmas = np.atleast_1d(_check_sigma(sigmas))
-    lam = _check_lambdas(lambdas)
+    lam = _check_keep_fractions(keep_fractions)
     return np.stack([mass_ratio(lam, s, threshold, **kwargs) for s in sigmas])
 
 
-def crossing(lambdas, values, level=0.5):
+def crossing(keep_fractions, values, level=0.5):
     """The first λ at which ``values`` rises to ``level``, linearly interpolated; NaN if it never
-    does; ``lambdas[0]`` if it starts there. 2-D ``values`` give one crossing per row."""
-    x = np.asarray(lambdas, dtype=np.float64)
+    does; ``keep_fractions[0]`` if it starts there. 2-D ``values`` give one crossing per row."""
+    x = np.asarray(keep_fractions, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     if x.ndim != 1 or v.shape[-1:] != x.shape:
-        raise ValueError(f"values must end in an axis of len(lambdas) = {x.size}, got {v.shape}")
+        raise ValueError(f"values must end in an axis of len(keep_fractions) = {x.size}, got {v.shape}")
     if v.ndim > 1:
         return np.array([crossing(x, row, level) for row in v.reshape(-1, x.size)]).reshape(
             v.shape[:-1]

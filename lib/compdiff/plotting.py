@@ -66,11 +66,11 @@ def sigma_colors(sigmas):
     return {s: cmap(0.9 * i / n) for i, s in enumerate(sigmas)}
 
 
-def mass_ratio_panel(ax, lambdas, curves, sigmas, *, title=None, legend=True):
+def mass_ratio_panel(ax, keep_fractions, curves, sigmas, *, title=None, legend=True):
     """Largest-cluster mass ratio against λ, one line per σ (Figs 6c, 13, 14b)."""
     colors = sigma_colors(sigmas)
     for s, y in zip(sigmas, curves):
-        ax.plot(lambdas, y, "o-", ms=2.5, lw=1.2, color=colors[s], label=f"σ = {s:g}")
+        ax.plot(keep_fractions, y, "o-", ms=2.5, lw=1.2, color=colors[s], label=f"σ = {s:g}")
     ax.set_xlabel("λ (fraction of lattice kept)")
     ax.set_ylabel("largest connected mass ratio")
     ax.set_ylim(-0.03, 1.03)

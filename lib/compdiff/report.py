@@ -282,7 +282,7 @@ def _torus_topology(profile: str) -> Result:
     groups, items = _final_clouds("periodic")
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
-    counts = [geometry.long_lived(geometry.persistence(X, maxdim=2, n_perm=300, seed=s)) for s, _, X in items]
+    counts = [geometry.torus_h_counts(X, seed=s) for s, _, X in items]
     return _torus_result(groups, items, "; ".join(f"[H₀, H₁, H₂] = {c}" for c in counts),
                          [(f"seed {s}: two H₁", c[1] == 2) for (s, _, _), c in zip(items, counts)])
 
@@ -476,12 +476,12 @@ def _sample_efficiency(profile: str) -> Result:
     rows = efficiency.sweep_table(named.values())
     need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
     usable = {k: {N: v.value for N, v in d.items() if v.how == "interpolated"} for k, d in need.items()}
-    if min(len(v) for v in usable.values()) < 2:
+    fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
+    if any(f is None for f in fits.values()):
         have = {k: sorted(v) for k, v in usable.items()}
         return groups.not_yet_run(f"needs the N × subsampling sweep of Fig 5: a 60% crossing at two or more "
                                   f"N per data kind (so far at N = {have['bump']} for 2D only, "
                                   f"{have['mixed']} for mixed; {len(rows)} runs stored)")
-    fits = {k: efficiency.power_law_fit(list(v), list(v.values())) for k, v in usable.items()}
     checks = [(f"mixed slope {fits['mixed'].slope:.2f} < 1.5", fits["mixed"].slope < 1.5),
               (f"2D-only slope {fits['bump'].slope:.2f} > 1.5", fits["bump"].slope > 1.5)]
 
@@ -515,9 +515,8 @@ def _percolation(profile: str) -> Result:
     for thr in (cfg.fig6_threshold, cfg.fig14_threshold):
         lam_c = []
         for seed in seeds:
-            mass = percolation.mass_ratio_curves(cfg.sigmas, cfg.lambdas, thr, L=cfg.L, d=cfg.d, trials=cfg.trials,
-                                                 seed=seed, denominator=cfg.denominator, overlap=cfg.overlap)
-            lc = percolation.crossing(cfg.lambdas, mass, level=0.5)
+            mass = cfg.mass_ratio_curves(thr, seed=seed)
+            lc = percolation.crossing(cfg.keep_fractions, mass, level=0.5)
             lam_c.append(lc)
             reached = lc[np.isfinite(lc)]
             small = [i for i, s in enumerate(cfg.sigmas) if s <= 0.1]
@@ -563,10 +562,9 @@ def _percolation_onset(profile: str) -> Result:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (0 of "
                                   f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
-    lam_grid = np.asarray(pc.lambdas)
+    lam_grid = np.asarray(pc.keep_fractions)
     sigmas = list(g.sigmas)
-    mass = percolation.mass_ratio_curves(sigmas, lam_grid, pc.fig6_threshold, L=pc.L, d=pc.d, trials=pc.trials,
-                                         seed=pc.seed, denominator=pc.denominator, overlap=pc.overlap)
+    mass = pc.mass_ratio_curves(pc.fig6_threshold, sigmas)
     sim = dict(zip(sigmas, percolation.crossing(lam_grid, mass, level=0.5)))
     f = lambda v: "never" if np.isnan(v) else f"{v:.2f}"
     checks, parts, open_, partial, judged_s = [], [], [], [], []
@@ -575,11 +573,11 @@ def _percolation_onset(profile: str) -> Result:
         parts.append(f"σ={s:g}: {o.describe()} vs {f(sim[s])}")
         ok = efficiency.onset_matches(o, sim[s], ONSET_TOLERANCE)
         if ok is None:
-            open_.append(f"σ = {s:g} ({len(o.lambdas)} of {len(g.keep_fractions)} λ stored: "
+            open_.append(f"σ = {s:g} ({len(o.keep_fractions)} of {len(g.keep_fractions)} λ stored: "
                          + ("none" if o.how == "none" else f"onset {o.describe()}") + ")")
             continue
-        if len(o.lambdas) < len(g.keep_fractions):
-            partial.append(f"σ = {s:g} (λ {', '.join(f'{x:g}' for x in o.lambdas)}"
+        if len(o.keep_fractions) < len(g.keep_fractions):
+            partial.append(f"σ = {s:g} (λ {', '.join(f'{x:g}' for x in o.keep_fractions)}"
                            + ("" if o.monotone else "; NOT monotone") + ")")
         checks.append((f"σ = {s:g}: model onset {o.describe()} vs simulated λ_c {f(sim[s])}", bool(ok)))
         judged_s.append(s)
