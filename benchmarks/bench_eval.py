@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from compdiff import data, evaluate, experiments, runs, store
+from compdiff import data, evaluate, experiments, sampling, store
 from compdiff.diffusion import make_schedule
 from compdiff.unet import build_unet
 
@@ -43,7 +43,7 @@ def main():
     def score(sampler, k=None):
         ev = experiments.replace(cfg.eval, steps=k or cfg.eval.steps)
         t0 = time.perf_counter()
-        imgs = runs.generate(model, schedule, lab, ev, sampler=sampler, device="cpu")
+        imgs = sampling.generate(model, schedule, lab, ev, sampler=sampler, device="cpu")
         return np.asarray(evaluate.bump_accuracy(imgs, lab, tol=ev.tol).correct), time.perf_counter() - t0
 
     ref, t_ref = score("ddpm")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from compdiff import data, evaluate, experiments, runs, store
+from compdiff import data, datasets, evaluate, experiments, runs, sampling, store
 from compdiff.experiments import ComposeRunConfig, ConfigError
 
 
@@ -53,36 +53,36 @@ def test_sweep_specific_fields_are_required():
 
 def test_region_masks_and_training_sets():
     b = _base()
-    ds, labels, masks, _ = runs.compose_data(ComposeRunConfig(dataset="sos_cross", **b))
+    ds, labels, masks, _ = datasets.compose_data(ComposeRunConfig(dataset="sos_cross", **b))
     assert labels.shape == (1024, 2) and labels.min() == 6 and labels.max() == 37  # latent units
     # the cross 13–19 (7 values) on either axis of the 32×32 frame
     assert masks["ood"].sum() == 2 * 7 * 32 - 49 and masks["intersection"].sum() == 49
     assert len(ds.labels) == 1024 - masks["ood"].sum()
     assert not (masks["vertical"] & masks["horizontal"]).any()
 
-    norim = runs.compose_data(ComposeRunConfig(dataset="stripes", rim=False, **b))[0]
-    rim = runs.compose_data(ComposeRunConfig(dataset="stripes", rim=True, **b))[0]
+    norim = datasets.compose_data(ComposeRunConfig(dataset="stripes", rim=False, **b))[0]
+    rim = datasets.compose_data(ComposeRunConfig(dataset="stripes", rim=True, **b))[0]
     # no training image of the pure stripe set shows both stripes; the rim adds some that do
     both = lambda d: data.in_frame(d.labels[:, 0], offset=6.0) & data.in_frame(d.labels[:, 1], offset=6.0)
     assert not both(norim).any() and not both(rim).any()
     assert len(rim.labels) > len(norim.labels) and rim.masks["rim"].sum() == len(rim.labels) - len(norim.labels)
 
-    ds, labels, masks, _ = runs.compose_data(ComposeRunConfig(dataset="bump_lesion", lesion_width=3.5, **b))
+    ds, labels, masks, _ = datasets.compose_data(ComposeRunConfig(dataset="bump_lesion", lesion_width=3.5, **b))
     assert masks["ood"].sum() == 3 * 32  # μx ∈ {15, 16, 17}
     assert len(ds.labels) == 1024 - 96 and not data.lesion_mask(ds.labels, 3.5).any()
 
     for hole, w in (("interior", 4.0), ("exterior", 12.0)):
-        ds, labels, masks, _ = runs.compose_data(ComposeRunConfig(dataset="sos_hole", hole=hole, hole_width=w, **b))
+        ds, labels, masks, _ = datasets.compose_data(ComposeRunConfig(dataset="sos_hole", hole=hole, hole_width=w, **b))
         assert masks["ood"].sum() == w * w and len(ds.labels) == 1024 - w * w
 
-    ds, labels, masks, _ = runs.compose_data(ComposeRunConfig(dataset="bump_stripes", keep_fraction=0.2, **b))
+    ds, labels, masks, _ = datasets.compose_data(ComposeRunConfig(dataset="bump_stripes", keep_fraction=0.2, **b))
     assert masks["id"].sum() == round(0.2 * 1024) == ds.masks["bump_2d"].sum()
 
 
 @pytest.mark.parametrize("name", ["fig04_sos_cross", "fig04g_keep0.2", "fig11_lesion3.5", "fig12_sos_interior8"])
 def test_the_scorer_passes_true_images_and_fails_blank_ones(name):
     cfg = experiments.compose_sweep("smoke")[name]
-    _, labels, _, score = runs.compose_data(cfg)
+    _, labels, _, score = datasets.compose_data(cfg)
     kind = "bump" if cfg.kind == "mixed" else cfg.kind
     truth = data.render(kind, labels, cfg.sigma, canvas=cfg.canvas)
     assert np.mean(score(truth, labels).correct) == 1.0
@@ -96,7 +96,7 @@ def test_failure_modes_of_sos_readings():
     imgs = data.render("sos", labels, 1.0, canvas=44)
     imgs[:10] = np.roll(imgs[:10], 4, axis=-2)  # y read 4 px off
     s = evaluate.sos_accuracy(imgs, labels)
-    fm = runs.failure_modes(s)
+    fm = sampling.failure_modes(s)
     assert fm == {"x_wrong": 0, "y_wrong": 10, "correct": 40}
 
 
@@ -139,11 +139,29 @@ def test_sweep_batch_size(monkeypatch):
 def test_compact_cloud_keeps_the_geometry():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 8)) @ rng.normal(size=(8, 300)) + 5.0  # rank 8 in 300 dims
-    C, kept = runs.compact_cloud(X, 16)
+    C, kept = sampling.compact_cloud(X, 16)
     assert C.shape == (200, 16) and C.dtype == np.float16 and kept == pytest.approx(1.0, abs=1e-9)
     d = lambda A: np.linalg.norm(A[:, None] - A[None], axis=-1)
     assert np.allclose(d(C.astype(np.float64)), d(X), rtol=5e-3, atol=5e-2)
-    C2, kept2 = runs.compact_cloud(X, 4)  # dropping real variance is reported
+    C2, kept2 = sampling.compact_cloud(X, 4)  # dropping real variance is reported
     assert kept2 < 0.99
-    full, k = runs.compact_cloud(X, None)
+    full, k = sampling.compact_cloud(X, None)
     assert full.shape == X.shape and k == 1.0
+
+
+def test_every_dataset_has_one_registry_entry():
+    assert set(datasets.DATASETS) == set(experiments.COMPOSE_DATASETS)
+
+
+def test_cloud_keys_are_written_and_read_in_one_place():
+    from compdiff import clouds
+
+    assert clouds.key(3, 0) == "s3_t0" and clouds.parse_key("s3_t980") == (3, 980)
+    assert clouds.parse_key("labels") is None and clouds.parse_key("s1_t") is None
+    arrays = {"images": np.array([10, 20]), "labels": np.zeros((4, 2)),
+              clouds.key(0, 0): np.ones((4, 3)), clouds.key(1, 0): 2 * np.ones((4, 3)), clouds.key(1, 999): np.zeros((4, 3))}
+    c = clouds.Clouds(arrays)
+    assert c.images == [10, 20] and c.cloud().mean() == 2 and c.cloud(0).mean() == 1
+    assert [x.mean() for x in c.series()] == [1, 2] and c.timesteps() == [999, 0] and c.timesteps(0) == [0]
+    with pytest.raises(KeyError, match="no cloud at snapshot 0, t = 999"):
+        c.cloud(0, 999)

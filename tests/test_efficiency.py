@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from compdiff import data, efficiency, experiments, runs, store
+from compdiff import data, datasets, efficiency, experiments, runs, sampling, store
+from compdiff.diffusion import make_schedule
 from compdiff.experiments import ComposeRunConfig, ConfigError
 
 
@@ -74,7 +75,7 @@ def test_sized_data_fields_are_checked():
 def test_sized_training_sets_and_scorer():
     sweep = experiments.efficiency_sweep("smoke")
     cfg = sweep["fig05_bump_n16_p0.5"]
-    ds, labels, masks, score = runs.compose_data(cfg)
+    ds, labels, masks, score = datasets.compose_data(cfg)
     assert labels.shape == (256, 2) and labels.min() == 0 and labels.max() == 15
     assert masks["id"].sum() == 128 == len(ds.labels) and ds.images.shape[1:] == (16, 16)
     truth = data.render("bump", labels, cfg.sigma, frame=16)
@@ -82,7 +83,7 @@ def test_sized_training_sets_and_scorer():
     assert np.mean(score(np.roll(truth, 3, axis=-1), labels).correct) == 0.0
 
     cfg = sweep["fig05_mixed_n24_p0.1"]
-    ds, labels, masks, score = runs.compose_data(cfg)
+    ds, labels, masks, score = datasets.compose_data(cfg)
     assert labels.min() == 6 and labels.max() == 29  # latent units, canvas 36
     assert ds.images.shape[1:] == (24, 24) and ds.masks["bump_2d"].sum() == round(0.1 * 576)
     stripes = ds.labels[ds.masks["stripe_1d"]]
@@ -127,9 +128,9 @@ def test_epsilon_mse_is_seeded_and_measures_the_noise():
     cfg = experiments.efficiency_sweep("smoke")["fig06_s1_l0.5"]
     labels = data.lattice(32, 1.0)[:200].astype(np.float32)
     imgs = data.render("bump", labels, 1.0)
-    sched = runs.make_schedule(cfg.diffusion)
-    a = runs.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
-    b = runs.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
+    sched = make_schedule(cfg.diffusion)
+    a = sampling.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
+    b = sampling.epsilon_mse(_Zero(), sched, imgs, labels, draws=3, seed=1)
     assert np.array_equal(a, b) and a.shape == (200,)
     assert a.mean() == pytest.approx(1.0, abs=0.02)  # predicting ε = 0 costs E|ε|² = 1 per pixel
 
@@ -161,7 +162,7 @@ def test_stored_model_regenerates_the_stored_samples(tmp_store):
     model = runs.stored_model(run, cfg)
     s = run.arrays("samples")
     idx = s["grid_index"]
-    again = runs.generate(model, runs.make_schedule(cfg.diffusion), s["labels"], cfg.eval, image_size=16, device="cpu")
+    again = sampling.generate(model, make_schedule(cfg.diffusion), s["labels"], cfg.eval, image_size=16, device="cpu")
     assert np.allclose(again[idx], s["grid_images"].astype(np.float32), atol=2e-2)
     run.weights("model_ema.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(store.StoreError):  # the store reports the corrupt artifact, never uses it

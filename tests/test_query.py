@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from compdiff import cli, experiments, paths, query, store
+from compdiff import cli, paths, query, store
 from compdiff.experiments import ConfigError
 
 LIB = paths.ROOT / "lib" / "compdiff"

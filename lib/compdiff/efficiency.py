@@ -271,6 +271,6 @@ def knn_components(X, k: int = KNN_K) -> int:
 
 def final_cloud(run) -> np.ndarray:
     """The final snapshot's bottleneck cloud at t = 0 (stored PC scores) of a Fig 6e run."""
-    reps = run.arrays("representations")
-    last = len(reps["images"]) - 1
-    return np.asarray(reps[f"s{last}_t0"], np.float64)
+    from . import clouds
+
+    return clouds.read(run).cloud(-1, 0)

@@ -1,8 +1,10 @@
-"""Train and evaluate: turn an experiment config into a stored run.
+"""The pipeline: train → score → store, turning an experiment config into a stored run.
 
 This is the heavy half of a figure (DESIGN.md: a notebook only asks the store for results). A run
 is trained in a scratch folder (``runs/<experiment>/<run_id>/``, checkpoints for resume), every
-training snapshot is scored, and the artifacts go to the store (``results/``) atomically.
+training snapshot is scored, and the artifacts go to the store (``results/``) atomically. What a
+run trains on is :mod:`compdiff.datasets`; how it is sampled and scored, :mod:`compdiff.sampling`;
+where its representation clouds go, :mod:`compdiff.clouds`.
 
 Imports only torch, numpy, scipy and tqdm, so it runs on a bare GPU machine.
 """
@@ -15,89 +17,14 @@ import time
 import numpy as np
 import torch
 
-from . import data, evaluate, experiments, geometry, paths, store
+from . import clouds, data, evaluate, experiments, paths, store
+from .datasets import bump_run_data, compose_data
 from .devices import resolve_device
-from .diffusion import ddim_timesteps, make_schedule, q_sample, sample_ddim, sample_ddpm
+from .diffusion import make_schedule
+from .sampling import (compact_cloud, epsilon_mse, failure_modes, generate, probe_samples, representation,
+                       sampler_name)
 from .train import RunSpec, load_model, train
 from .unet import count_parameters
-
-def sampler_name(ev: experiments.EvalConfig, T: int) -> str:
-    return f"DDPM-{T}" if ev.sampler == "ddpm" else f"DDIM-{ev.steps} (η = {ev.eta:g})"
-
-
-def generate(model, schedule, labels: np.ndarray, ev: experiments.EvalConfig, *, sampler: str | None = None,
-             image_size: int = 32, device="auto", progress: bool = False) -> np.ndarray:
-    """One sample per label, as images in [0, 1] (M, N, N); noise of sample k depends on (ev.seed, k)."""
-    sampler = sampler or ev.sampler
-    common = dict(seed=ev.seed, device=device, batch_size=ev.batch_size, shape=(1, image_size, image_size),
-                  progress=progress, autocast="auto")
-    lab = torch.as_tensor(labels, dtype=torch.float32)
-    if sampler == "ddpm":
-        x0 = sample_ddpm(model, schedule, lab, **common)
-    else:
-        x0 = sample_ddim(model, schedule, lab, steps=ev.steps, eta=ev.eta, **common)
-    return data.from_model_range(x0[:, 0].numpy()).astype(np.float32)
-
-
-def representation(model, schedule, labels: np.ndarray, rep, *, image_size: int = 32, device="auto",
-                   all_steps: bool = False, progress: bool = False) -> dict[int, np.ndarray]:
-    """Bottleneck activations {t: (M, C, h, w)} of every label along one shared-noise DDIM chain
-    (:class:`~compdiff.experiments.RepresentationConfig`): at its last step (t = 0), and with
-    ``all_steps`` also at its first (t = T−1) and middle steps."""
-    visited = ddim_timesteps(schedule.T, rep.steps)
-    ts = [visited[-1]]
-    if all_steps:
-        ts = sorted({visited[0], visited[len(visited) // 2], visited[-1]}, reverse=True)
-    lab = torch.as_tensor(labels, dtype=torch.float32)
-    _, feats = sample_ddim(model, schedule, lab, steps=rep.steps, eta=rep.eta, seed=rep.seed,
-                           indices=[rep.noise_index] * len(lab), device=device, batch_size=rep.batch_size,
-                           shape=(1, image_size, image_size), return_features_at=ts, progress=progress,
-                           autocast="auto")
-    return {int(t): f.numpy() for t, f in feats.items()}
-
-
-def compact_cloud(X: np.ndarray, components) -> tuple[np.ndarray, float]:
-    """A representation cloud (M, D) as float16 scores on its top ``components`` principal
-    directions (all of them when None or ≥ min(M, D)), with the share of the variance kept.
-    Distances, PCA spectra, ring planes and step directions are unchanged by this centring and
-    rotation, up to the variance dropped."""
-    X = np.asarray(X, np.float64)
-    k = min(X.shape) if components is None else min(int(components), *X.shape)
-    total = float(((X - X.mean(axis=0)) ** 2).sum())
-    if components is None or k >= min(X.shape):
-        return X.astype(np.float16), 1.0
-    scores = geometry.pca_project(X, k)
-    return scores.astype(np.float16), (float((scores ** 2).sum()) / total if total > 0 else 1.0)
-
-
-def failure_modes(score) -> dict:
-    """Counts of the predecessor paper's failure modes: no bump, several bumps, one misplaced,
-    correct; for SOS readings, the samples with a visible coordinate read wrong, per axis."""
-    if not hasattr(score, "n_bumps"):
-        return {"x_wrong": int((score.x_scored & ~score.x_correct).sum()),
-                "y_wrong": int((score.y_scored & ~score.y_correct).sum()),
-                "correct": int(np.asarray(score.correct).sum())}
-    n = np.asarray(score.n_bumps)
-    correct = np.asarray(score.correct)
-    return {"no_bump": int((n == 0).sum()), "several_bumps": int((n > 1).sum()),
-            "one_bump_misplaced": int(((n == 1) & ~correct).sum()), "correct": int(correct.sum())}
-
-
-def _bump_dataset(cfg: experiments.BumpRunConfig):
-    if cfg.periodic:
-        return data.periodic_bump_dataset(cfg.sigma, cfg.n, cfg.d)
-    return data.bump_dataset(cfg.sigma, cfg.n, cfg.d)
-
-
-def _bump_run_data(cfg: experiments.BumpRunConfig):
-    """(training set, evaluation labels, scorer) of a bump run."""
-    ds = _bump_dataset(cfg)
-    eval_labels = data.lattice(cfg.n, cfg.d).astype(np.float32)
-
-    def score(imgs, labels):
-        return evaluate.bump_accuracy(imgs, labels, periodic=cfg.periodic, tol=cfg.eval.tol)
-
-    return ds, eval_labels, score
 
 
 def _run_spec(cfg) -> RunSpec:
@@ -135,8 +62,8 @@ def _score_snapshots(cfg, scratch, eval_labels, score, dev, progress):
             for t, f in feats.items():
                 if t == 0 or last:
                     cloud, kept = compact_cloud(f.reshape(len(f), -1), rep_cfg.stored_components)
-                    reps[f"s{k}_t{t}"] = cloud
-                    reps.setdefault("variance_kept", {})[f"s{k}_t{t}"] = kept
+                    reps[clouds.key(k, t)] = cloud
+                    reps.setdefault("variance_kept", {})[clouds.key(k, t)] = kept
             reps.setdefault("images", []).append(int(ck["images_seen"]))
         t0 = time.perf_counter()
         imgs = generate(model, schedule, eval_labels[idx], ev, image_size=N, device=dev, progress=progress)
@@ -201,21 +128,6 @@ def _artifacts(cfg, result, ds, eval_labels, curve, final_images, final_score, f
     return artifacts
 
 
-def probe_labels(cfg) -> np.ndarray:
-    """The labels every run also samples for the book, whatever its training set: the frame's
-    centre (Fig 6d draws the σ = 0.1 model's sample there), in the run's label units."""
-    offset = data.frame_offset(cfg.frame, getattr(cfg, "canvas", None))
-    return np.array([[offset + cfg.frame / 2, offset + cfg.frame / 2]], np.float32)
-
-
-def probe_samples(model, cfg, device) -> dict:
-    """The ``probe_samples`` artifact: one sample per :func:`probe_labels` label (float32 images),
-    drawn as the scoring sampler draws (sample k's noise from (eval.seed, k))."""
-    lab = probe_labels(cfg)
-    imgs = generate(model, make_schedule(cfg.diffusion), lab, cfg.eval, image_size=cfg.unet.image_size, device=device)
-    return {"labels": lab, "images": imgs.astype(np.float32)}
-
-
 def _train_and_score(cfg, ds, eval_labels, score, scratch, dev, progress):
     """Train (or reload) the run, score its snapshots; (artifacts, final score, final model)."""
     result = _train_run(cfg, ds, scratch, dev, progress)
@@ -229,64 +141,12 @@ def _train_and_score(cfg, ds, eval_labels, score, scratch, dev, progress):
 
 def run_bump(cfg: experiments.BumpRunConfig, *, scratch, device="auto", progress=True) -> dict:
     """Train one bump model, score every snapshot over all lattice labels; returns the artifacts."""
-    ds, eval_labels, score = _bump_run_data(cfg)
+    ds, eval_labels, score = bump_run_data(cfg)
     return _train_and_score(cfg, ds, eval_labels, score, scratch, resolve_device(device), progress)[0]
 
 
 # ---------------------------------------------------------------------------------------------
 # Figs 4, 10, 11, 12
-
-
-def compose_data(cfg: experiments.ComposeRunConfig):
-    """(training set, evaluation labels, region masks over them, scorer) of a composition run.
-
-    Evaluation labels: the 32×32 frame lattice (latent units when ``cfg.canvas``). Regions: the
-    held-out part (``ood``) and the rest (``id``); for the Fig 4 data also the cross's
-    ``vertical``, ``horizontal`` and ``intersection`` sections."""
-    canvas, frame = cfg.canvas, cfg.frame
-    offset = data.frame_offset(frame, canvas)
-    labels = data.lattice(cfg.n, cfg.d, start=offset).astype(np.float32)
-    sig, ds_name = cfg.sigma, cfg.dataset
-    cross = data.cross_masks(labels, offset=offset)
-    masks = {}
-    if ds_name == "sos_cross":
-        ds = data.sos_cross_dataset(sig, cfg.n, cfg.d)
-        masks = {"ood": cross["cross"]}
-    elif ds_name == "stripes":
-        ds = data.stripe_dataset(sig, cfg.d, rim=cfg.rim)
-        masks = {"ood": np.ones(len(labels), bool)}
-    elif ds_name == "sos_stripes":
-        ds = data.sos_stripe_union_dataset(sig, cfg.n, cfg.d)
-        masks = {"ood": cross["cross"]}
-    elif ds_name == "bump_stripes":
-        keep = data.subsample_mask(len(labels), cfg.keep_fraction, cfg.split_seed)
-        ds = data.mixed_dataset(sig, cfg.n, cfg.d, keep=keep, frame=frame, canvas=canvas)
-        masks = {"ood": ~keep}
-    elif ds_name == "bump_subsample":
-        keep = data.subsample_mask(len(labels), cfg.keep_fraction, cfg.split_seed)
-        ds = data.bump_dataset(sig, cfg.n, cfg.d, holdout=~keep, frame=frame)
-        masks = {"ood": ~keep}
-    elif ds_name == "bump_lesion":
-        hole = data.lesion_mask(labels, cfg.lesion_width)
-        ds = data.bump_dataset(sig, cfg.n, cfg.d, holdout=hole)
-        masks = {"ood": hole}
-    else:  # bump_hole, sos_hole
-        fn = data.interior_square_mask if cfg.hole == "interior" else data.exterior_square_mask
-        hole = fn(labels, cfg.hole_width, offset=offset)
-        render = data.bump_dataset if ds_name == "bump_hole" else data.sos_dataset
-        ds = render(sig, cfg.n, cfg.d, holdout=hole)
-        masks = {"ood": hole}
-    masks["id"] = ~masks["ood"]
-    if ds_name in ("sos_cross", "stripes", "sos_stripes"):
-        masks.update({k: cross[k] for k in ("vertical", "horizontal", "intersection")})
-    tol = cfg.eval.tol
-    if cfg.kind == "sos":
-        def score(imgs, lab):
-            return evaluate.sos_accuracy(imgs, lab, offset=offset, tol=tol)
-    else:  # bumps in the frame (also the 2D part of mixed data): latent labels shift by offset
-        def score(imgs, lab):
-            return evaluate.bump_accuracy(imgs, lab, offset=offset, tol=tol)
-    return ds, labels, masks, score
 
 
 def run_compose(cfg: experiments.ComposeRunConfig, *, scratch, device="auto", progress=True) -> dict:
@@ -322,30 +182,6 @@ def run_compose(cfg: experiments.ComposeRunConfig, *, scratch, device="auto", pr
     if cfg.loss_draws:
         artifacts["metrics"]["final_loss"] = final_losses(model, cfg, eval_labels, masks, dev)
     return artifacts
-
-
-def epsilon_mse(model, schedule, images: np.ndarray, labels: np.ndarray, *, draws: int, seed: int,
-                device="cpu", batch_size: int = 512) -> np.ndarray:
-    """Per-image plain ε-MSE (unweighted, as DDPM's L_simple) of ``model`` on ``images`` in
-    [0, 1], averaged over ``draws`` (t, ε) pairs drawn from ``Generator(seed)``: the same draws for
-    a given (seed, image index), so losses of models and of label sets are comparable."""
-    g = torch.Generator().manual_seed(int(seed))
-    x0 = torch.as_tensor(data.to_model_range(images), dtype=torch.float32)[:, None]
-    lab = torch.as_tensor(labels, dtype=torch.float32)
-    M = len(x0)
-    t = torch.randint(0, schedule.T, (draws, M), generator=g)
-    noise = torch.randn((draws, *x0.shape), generator=g)
-    out = np.zeros((draws, M))
-    model.eval()
-    with torch.no_grad():
-        for k in range(draws):
-            for lo in range(0, M, batch_size):
-                sl = slice(lo, lo + batch_size)
-                tt, nn = t[k, sl].to(device), noise[k, sl].to(device)
-                x_t = q_sample(schedule, x0[sl].to(device), tt, nn)
-                eps = model(x_t, tt, lab[sl].to(device)).float()
-                out[k, sl] = (eps - nn).pow(2).flatten(1).mean(1).cpu().numpy()
-    return out.mean(axis=0)
 
 
 def final_losses(model, cfg, eval_labels: np.ndarray, masks: dict, device) -> dict:
