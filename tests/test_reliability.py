@@ -6,8 +6,10 @@
 * Corruption and staleness: damaged manifests, planted files and altered checkpoints are reported by
   name; a run of another engine version is stale, also when training is switched off; a process that
   dies holding a run's lock does not block or corrupt the next one (two real processes).
-* Bad input: every field of every config is checked against bad values (the error names the field);
-  hypothesis explores the config space and the renderers (no NaN, no clipping, edges as documented).
+* Bad input: the one config validator rejects each kind of bad value for each kind of field spec,
+  naming ``Class.field = value`` and what is allowed; every field of every config class has a spec;
+  the checks between fields name both sides; hypothesis explores the config space and the renderers
+  (no NaN, no clipping, edges as documented).
 * Safety: every ``torch.load`` uses ``weights_only=True``; pickles planted in checkpoints or in the
   results folder do not execute; a workload and a figure run inside a network namespace with no network.
 * Reproducibility: the same seed in two processes gives identical numbers on the CPU.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -38,7 +41,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compdiff import data, experiments, paths, store
+from compdiff import config, data, experiments, paths, store
 from compdiff.experiments import ConfigError
 
 TESTS = Path(__file__).resolve().parent
@@ -621,75 +624,174 @@ def test_figure_runs_without_network(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Bad input: every field of every config, against values of the wrong kind or range
-
-
-def _configs():
-    from compdiff.diffusion import DiffusionConfig
-    from compdiff.train import TrainConfig
-    from compdiff.unet import PRESETS
-
-    return {
-        "DataConfig": experiments.DataConfig(),
-        "PercolationConfig": experiments.PercolationConfig(),
-        "EvalConfig": experiments.EvalConfig(),
-        "BumpRunConfig": experiments.basic_config("smoke"),
-        "TrainConfig": TrainConfig(batch_size=16, images=128, log_every_images=32, resume_every_images=64),
-        "UNetConfig": PRESETS["micro"],
-        "DiffusionConfig": DiffusionConfig(),
-    }
-
+# Bad input: the one config validator (compdiff.config), each kind of field spec against each kind
+# of bad value; every field of every config under a spec; the checks between fields
 
 NAN, INF = float("nan"), float("inf")
-_BAD = {
-    "int": [2.5, NAN, "3", True, None, -1],
-    "float": [NAN, INF, -INF, "x", None, True],
-    "str": ["bogus", None, 3],
-    "bool": ["yes", None, 1],
-    "tuple": [None, "x", 3.0, (NAN,), ("a",)],
-    "config": [None, "x", 3],
-}
-# (config, field) → values that are fine there although the field's kind rejects them elsewhere
-_ALLOWED = {("UNetConfig", "attention_resolutions"): [()], ("TrainConfig", "grad_clip"): [None],
-            ("TrainConfig", "ema_decay"): [None], ("TrainConfig", "resume_every_images"): [None],
-            ("TrainConfig", "checkpoint_every_images"): [None]}
+_INT = dict(kind="int", min=1)
+_UNIT = dict(kind="real", lo=0, hi=1, lo_open=True)
+_INT_OR_TUPLE = dict(either=(config.spec(**_INT), config.spec(item=config.spec(**_INT), min_len=0)), optional=True)
+# (spec, bad values, what the message says after "x = <value!r> ")
+_REJECTS = [
+    (_INT, [0, -1, 2.5, NAN, "3", True, None], "must be an integer ≥ 1"),
+    (dict(kind="int", min=2, multiple_of=2), [0, 7, 4.0], "must be an integer ≥ 2 and a multiple of 2"),
+    (_UNIT, [0, 1.5, NAN, INF, -INF, "0.5", True, None], "must be a finite number in (0, 1]"),
+    (dict(kind="real", lo=0, lo_open=True), [0.0, -1, NAN], "must be a finite number > 0"),
+    (dict(kind="real", hi=1, hi_open=True), [1, 2.0], "must be a finite number < 1"),
+    (dict(kind="real"), [NAN, INF, "1", False, None, (1.0,)], "must be a finite number"),
+    (dict(kind="bool"), ["yes", 1, 0, None], "must be True or False"),
+    (dict(choices=("ddim", "ddpm")), ["euler", "DDIM", None, 1], "is not allowed; allowed: 'ddim', 'ddpm'"),
+    (dict(choices=("auto", True, False)), ["yes", 1, 0, None], "is not allowed; allowed: 'auto', True, False"),
+    (dict(choices=(16, 24, 32)), [20, "16", None], "is not allowed; allowed: 16, 24, 32"),
+    (dict(item=config.spec(**_UNIT)), [None, "x", 0.5, (), {}],
+     "must be a tuple of at least 1 value(s), each a finite number in (0, 1]"),
+    (dict(item=config.spec(kind="real"), length=2), [(1.0,), (1.0, 2.0, 3.0)], "must be a tuple of 2 values, each a finite number"),
+    (dict(config=experiments.EvalConfig), [None, "x", 3, experiments.DataConfig()], "must be an EvalConfig"),
+    (dict(kind="int", min=1, optional=True), [0, "1", NAN], "must be an integer ≥ 1 or None"),
+    (dict(choices=("a",), optional=True), ["b", 0], "is not allowed; allowed: 'a', None"),
+    (_INT_OR_TUPLE, ["x", 2.5, {}], "must be an integer ≥ 1 or a tuple, each an integer ≥ 1 or None"),
+]
 
 
-def _kind(cfg, f) -> str:
-    t = str(f.type)
-    if t in ("int", "Optional[int]") or t.startswith("Union[int"):
-        return "int"
-    if t in ("float", "Optional[float]"):
-        return "float"
-    if t == "bool":
-        return "bool"
-    if t.startswith("tuple"):
-        return "tuple"
-    if t == "str":
-        return "str"
-    if t == "Bf16Flag":
-        return "bool"
-    return "config"
+@pytest.mark.parametrize("kw,value,tail", [pytest.param(kw, v, tail, id=f"{kw.get('kind', next(iter(kw)))}={v!r}")
+                                           for kw, bad, tail in _REJECTS for v in bad])
+def test_each_kind_of_spec_rejects_each_kind_of_bad_value_by_name(kw, value, tail):
+    with pytest.raises(ConfigError) as e:
+        config.check("x", value, **kw)
+    assert str(e.value) == f"x = {value!r} {tail}"
 
 
-def _field_cases():
-    for cname, cfg in _configs().items():
-        for f in dataclasses.fields(cfg):
-            allowed = _ALLOWED.get((cname, f.name), [])
-            for value in _BAD[_kind(cfg, f)]:
-                if not any(type(value) is type(a) and value == a for a in allowed):
-                    yield pytest.param(cname, f.name, value, id=f"{cname}.{f.name}={value!r}")
+@pytest.mark.parametrize("kw,value,message", [
+    (dict(item=config.spec(**_UNIT)), (0.5, 1.5), "x[1] = 1.5 must be a finite number in (0, 1]"),
+    (dict(item=config.spec(**_UNIT)), [0.5, NAN], "x[1] = nan must be a finite number in (0, 1]"),
+    (dict(item=config.spec(choices=(16, 24))), (16, 20), "x[1] = 20 is not allowed; allowed: 16, 24"),
+    (_INT_OR_TUPLE, (64, -8), "x[1] = -8 must be an integer ≥ 1"),
+    (_INT_OR_TUPLE, 0, "x = 0 must be an integer ≥ 1"),
+])
+def test_a_bad_item_is_named_by_its_index(kw, value, message):
+    with pytest.raises(ConfigError) as e:
+        config.check("x", value, **kw)
+    assert str(e.value) == message
 
 
-@pytest.mark.parametrize("cname,name,value", [] if CHILD else list(_field_cases()))  # children: no torch
-def test_every_config_field_rejects_bad_values_by_name(cname, name, value):
-    cfg = _configs()[cname]
-    with pytest.raises(ValueError) as e:
-        dataclasses.replace(cfg, **{name: value})
-    msg = str(e.value)
-    assert name in msg, msg
-    if not isinstance(value, tuple) and value is not None:
-        assert repr(value) in msg or str(value) in msg, msg
+@pytest.mark.parametrize("kw,value,stored", [
+    (_INT, np.int64(3), 3),  # numpy scalars are stored as Python ones (equal: the same run id)
+    (dict(kind="real", lo=0), np.float64(0.5), 0.5),
+    (dict(kind="real", lo=0), 2, 2),  # an int stays an int: 2 and 2.0 are different run ids
+    (_UNIT, 1, 1),
+    (dict(kind="bool"), False, False),
+    (dict(choices=("auto", True, False)), True, True),
+    (dict(item=config.spec(**_UNIT)), [0.5, 1], (0.5, 1)),  # a list (e.g. from JSON) becomes a tuple
+    (dict(item=config.spec(**_INT), min_len=0), (), ()),
+    (dict(kind="int", min=1, optional=True), None, None),
+    (_INT_OR_TUPLE, None, None),
+    (_INT_OR_TUPLE, 64, 64),
+    (_INT_OR_TUPLE, [64, 128], (64, 128)),
+])
+def test_each_kind_of_spec_accepts_its_values(kw, value, stored):
+    out = config.check("x", value, **kw)
+    assert out == stored and type(out) is type(stored)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: experiments.EvalConfig(sampler="euler"), "EvalConfig.sampler = 'euler' is not allowed; allowed: 'ddim', 'ddpm'"),
+    (lambda: experiments.EvalConfig(eta=1.5), "EvalConfig.eta = 1.5 must be a finite number in [0, 1]"),
+    (lambda: experiments.PercolationConfig(keep_fractions=(0.5, 0.0)),
+     "PercolationConfig.keep_fractions[1] = 0.0 must be a finite number in (0, 1]"),
+    (lambda: experiments.DataConfig(example_mu=(1.0,)),
+     "DataConfig.example_mu = (1.0,) must be a tuple of 2 values, each a finite number"),
+    (lambda: experiments.ComposeGrid(hole_widths=(40.0,)), "ComposeGrid.hole_widths[0] = 40.0 must be a finite number in (0, 32]"),
+    (lambda: dataclasses.replace(experiments.basic_config("smoke"), unet=None), "BumpRunConfig.unet = None must be a UNetConfig"),
+    (lambda: dataclasses.replace(experiments.basic_config("smoke"), eval=None), "BumpRunConfig.eval = None must be an EvalConfig"),
+    (lambda: config.TrainConfig(bf16="yes"), "TrainConfig.bf16 = 'yes' is not allowed; allowed: 'auto', True, False"),
+    (lambda: config.TrainConfig(ema_decay=1.0), "TrainConfig.ema_decay = 1.0 must be a finite number in (0, 1) or None"),
+    (lambda: config.UNetConfig(channel_mults=(1, 0, 2)), "UNetConfig.channel_mults[1] = 0 must be an integer ≥ 1"),
+    (lambda: config.DiffusionConfig(T=10.5), "DiffusionConfig.T = 10.5 must be an integer ≥ 1"),
+])
+def test_validate_names_the_class_field_value_and_what_is_allowed(make, message):
+    with pytest.raises(ConfigError) as e:
+        make()
+    assert str(e.value) == message
+    assert experiments.ConfigError is config.ConfigError and issubclass(ConfigError, ValueError)
+
+
+def test_validate_reads_only_the_metadata_and_refuses_a_field_without_one():
+    @dataclasses.dataclass
+    class Probe:
+        k: int = dataclasses.field(default=1, metadata=config.spec(kind="int", min=1))
+        ks: tuple = dataclasses.field(default=(1,), metadata=config.spec(item=config.spec(kind="int", min=1)))
+
+    p = Probe(ks=[2, np.int64(3)])
+    config.validate(p)
+    assert p.ks == (2, 3) and [type(k) for k in p.ks] == [int, int]
+    with pytest.raises(ConfigError, match=r"^Probe\.k = 0 must be an integer ≥ 1$"):
+        config.validate(Probe(k=0))
+
+    @dataclasses.dataclass
+    class Bare:
+        k: int = 1
+
+    with pytest.raises(TypeError, match="Bare.k has no spec"):
+        config.validate(Bare())
+    for bad in (dict(kind="float"), dict(kind="int", tag=config.INFERRED), dict(kind="int", tag="GUESSED"),
+                dict(kind="tuple"), dict(kind="config")):
+        with pytest.raises(TypeError):
+            config.spec(**bad)
+
+
+def _config_classes_in_the_library() -> set:
+    """The names of the classes of lib/compdiff named like a config (…Config, …Grid) or deriving from
+    Config; their modules are imported (which registers them)."""
+    names = set()
+    for path in Path(config.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name != "Config" and (
+                    node.name.endswith(("Config", "Grid")) or any(getattr(b, "id", "") == "Config" for b in node.bases)):
+                importlib.import_module(f"compdiff.{path.stem}")
+                names.add(node.name)
+    return names
+
+
+def test_every_field_of_every_config_class_has_a_spec():
+    """Every config class is a Config (so its __post_init__ validates it), and every one of its fields
+    declares a spec, which its default passes: a new field or class cannot skip validation."""
+    named = _config_classes_in_the_library()
+    assert named <= set(config.CONFIGS), named - set(config.CONFIGS)
+    assert {"DataConfig", "PercolationConfig", "EvalConfig", "BumpRunConfig", "RepresentationConfig", "TorusRunConfig",
+            "ComposeRunConfig", "ComposeGrid", "EfficiencyGrid", "UNetConfig", "DiffusionConfig", "TrainConfig",
+            "RunSpec"} <= set(config.CONFIGS)
+    for name, cls in config.CONFIGS.items():
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
+        assert cls.__post_init__ is config.Config.__post_init__, f"{name} overrides __post_init__"
+        for f in dataclasses.fields(cls):
+            s = config.as_spec(f)  # TypeError: no spec
+            if s.tag in (config.INFERRED, config.UNKNOWN):
+                assert s.why, f"{name}.{f.name}"
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                config.check_value(s, f"{name}.{f.name}", config.field_default(f))
+
+
+def test_configs_import_without_torch(tmp_path):
+    """Describing a run (every config, the validator, the assumptions page's rows) never imports torch."""
+    code = ("import sys; from compdiff import assumptions, config, experiments; "
+            "experiments.compose_sweep('paper'); experiments.periodic_config('cpu'); "
+            "[r.value() for r in assumptions.rows() if isinstance(r, assumptions.FieldRow)]; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_every_assumption_field_is_one_row_of_the_assumptions_page():
+    from compdiff import assumptions
+
+    rows = assumptions.rows()
+    shown = [q for r in rows if isinstance(r, assumptions.FieldRow) for q in r.fields]
+    assert len(shown) == len(set(shown))
+    tagged = {f"{c.__name__}.{f.name}" for c in config.CONFIGS.values() for f in dataclasses.fields(c)
+              if f.name in c.__dict__.get("__annotations__", {})
+              and config.as_spec(f).tag in (config.INFERRED, config.UNKNOWN)}
+    assert set(shown) == tagged
+    assert all(r.topic and r.why and r.figures and r.tag in (config.INFERRED, config.UNKNOWN) for r in rows)
 
 
 def test_cross_field_checks_name_both_sides():
@@ -705,6 +807,31 @@ def test_cross_field_checks_name_both_sides():
         dataclasses.replace(base, unet=dataclasses.replace(base.unet, image_size=16))
     with pytest.raises(ConfigError, match="cross_lo = 20.0 must be ≤ cross_hi = 19.0"):
         experiments.DataConfig(cross_lo=20.0)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: experiments.DataConfig(canvas=45), "DataConfig.canvas = 45 must be ≥ frame = 32 with an even difference"),
+    (lambda: config.DiffusionConfig(beta_start=0.03), "DiffusionConfig.beta_end = 0.02 must be ≥ beta_start = 0.03"),
+    (lambda: config.TrainConfig(images=640, warmup_images=704), "TrainConfig.warmup_images = 704 must be ≤ images = 640"),
+    (lambda: config.TrainConfig(images=640, warmup_images=64, lr_schedule="wsd", decay_images=640),
+     "TrainConfig.decay_images = 640 must be ≤ images − warmup_images = 576"),
+    (lambda: config.TrainConfig(lr_schedule="wsd"), "TrainConfig.decay_images = 0 must be > 0 with lr_schedule = 'wsd'"),
+    (lambda: config.TrainConfig(batch_size=16, images=100), "TrainConfig.images = 100 must be a multiple of batch_size = 16"),
+    (lambda: config.TrainConfig(checkpoint_every_images=(64, 307_264)),
+     "TrainConfig.checkpoint_every_images = (64, 307264) has [307264]: points must be multiples of batch_size = 64, "
+     "at most images = 307200"),
+    (lambda: config.UNetConfig(image_size=30), "UNetConfig.image_size = 30 must be divisible by 2**len(channel_mults) = 8"),
+    (lambda: config.UNetConfig(attention_resolutions=(5,)), "UNetConfig.attention_resolutions has [5], which the net never visits"),
+    (lambda: config.UNetConfig(num_heads=3), "UNetConfig.num_heads = 3 must divide the channels of every attended block"),
+    (lambda: config.UNetConfig(norm_groups=3), "UNetConfig.norm_groups = 3 must divide every GroupNorm width"),
+    (lambda: experiments.ComposeRunConfig(dataset="bump_lesion", **experiments.compose_base("smoke", 0)),
+     "ComposeRunConfig.lesion_width = 0.0 must be a finite number in (0, 32]"),
+])
+def test_engine_and_data_cross_field_checks(make, message):
+    """The checks between fields run after every field passed its own, and name the fields they relate."""
+    with pytest.raises(ConfigError) as e:
+        make()
+    assert str(e.value).startswith(message), str(e.value)
 
 
 def test_command_line_rejects_bad_parameters(monkeypatch, capsys):

@@ -9,12 +9,13 @@ whether it is *worth* turning on is a property of the hardware, decided by
 from __future__ import annotations
 
 import contextlib
-from typing import Literal, Union
+from typing import Union
 
 import torch
 
+from .config import Bf16Flag  # noqa: F401  (the type of TrainConfig.bf16, defined with it)
+
 DeviceLike = Union[str, torch.device]
-Bf16Flag = Union[bool, Literal["auto"]]
 
 __all__ = [
     "DeviceLike",

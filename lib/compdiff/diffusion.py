@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
 from typing import Callable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import DiffusionConfig  # torch-free; re-exported here
 from .devices import Bf16Flag, DeviceLike, resolve_bf16, resolve_device
 from .devices import autocast as _autocast
 
@@ -43,72 +43,6 @@ __all__ = [
 ]
 
 ScheduleName = Literal["linear", "cosine"]
-
-
-@dataclass(frozen=True)
-class DiffusionConfig:
-    """Forward process and training objective. Defaults = spec §1.3 (DDPM, Ho et al. 2020).
-
-    T: number of diffusion steps. schedule: "linear" (β from beta_start to beta_end) or "cosine"
-    (Nichol & Dhariwal 2021, offset cosine_s; beta_start/beta_end unused). prediction: "eps"
-    only. loss_weighting: "none" (plain ε-MSE, spec) or "min_snr" (Hang et al. 2023:
-    weight min(SNR_t, min_snr_gamma)/SNR_t on the ε-MSE).
-    """
-
-    T: int = 1000
-    schedule: str = "linear"
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    cosine_s: float = 0.008
-    prediction: str = "eps"
-    loss_weighting: str = "none"
-    min_snr_gamma: float = 5.0
-
-    def __post_init__(self):
-        if not isinstance(self.T, int) or isinstance(self.T, bool) or self.T < 1:
-            raise ValueError(f"DiffusionConfig.T must be a positive int, got {self.T!r}")
-        if self.schedule not in ("linear", "cosine"):
-            raise ValueError(
-                f"DiffusionConfig.schedule must be 'linear' or 'cosine', got {self.schedule!r}"
-            )
-        for name in ("beta_start", "beta_end", "cosine_s", "min_snr_gamma"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                raise ValueError(f"DiffusionConfig.{name} must be a finite number, got {v!r}")
-        if not (0.0 < self.beta_start < 1.0):
-            raise ValueError(
-                f"DiffusionConfig.beta_start must be in (0, 1), got {self.beta_start!r}"
-            )
-        if not (0.0 < self.beta_end < 1.0):
-            raise ValueError(f"DiffusionConfig.beta_end must be in (0, 1), got {self.beta_end!r}")
-        if self.beta_end < self.beta_start:
-            raise ValueError(
-                f"DiffusionConfig.beta_end ({self.beta_end}) must be >= beta_start "
-                f"({self.beta_start})"
-            )
-        if self.cosine_s < 0:
-            raise ValueError(f"DiffusionConfig.cosine_s must be >= 0, got {self.cosine_s!r}")
-        if self.prediction != "eps":
-            raise ValueError(
-                f"DiffusionConfig.prediction must be 'eps' (the only one implemented), "
-                f"got {self.prediction!r}"
-            )
-        if self.loss_weighting not in ("none", "min_snr"):
-            raise ValueError(
-                "DiffusionConfig.loss_weighting must be 'none' or 'min_snr', "
-                f"got {self.loss_weighting!r}"
-            )
-        if self.min_snr_gamma <= 0:
-            raise ValueError(
-                f"DiffusionConfig.min_snr_gamma must be > 0, got {self.min_snr_gamma!r}"
-            )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DiffusionConfig":
-        return cls(**d)
 
 
 class Schedule:

@@ -7,21 +7,24 @@ Profiles (DESIGN.md):
   stored runs for the whole book takes minutes.
 * ``paper`` — the paper's scale, for one GPU.
 
-Every number a notebook uses comes from a config here; every INFERRED/UNKNOWN choice is a named
-field and a row of :mod:`compdiff.assumptions` (rendered as the book's assumptions page).
+Every number a notebook uses comes from a config here. Each config field declares what it accepts
+and where it comes from in its metadata (:func:`compdiff.config.spec`; one validator checks them
+all); every INFERRED/UNKNOWN choice is a tagged field and so a row of :mod:`compdiff.assumptions`
+(rendered as the book's assumptions page).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Optional
 
 import numpy as np
 from dataclasses import dataclass, field
 
 from . import paths
+from .config import (INFERRED, PRESETS, STATED, UNKNOWN, Config, ConfigError, DiffusionConfig,  # noqa: F401
+                     TrainConfig, UNetConfig, check, check_choice, check_int, check_real, spec)
+from .data import SIGMA_MAX, SIGMA_MIN
 
 PROFILES = ("smoke", "cpu", "paper")
 # INFERRED: the representation later figures analyse is the UNet's bottleneck output (the
@@ -30,74 +33,10 @@ REPRESENTATION_LAYER = "bottleneck"
 DEFAULT_PROFILE = "cpu"
 
 
-class ConfigError(ValueError):
-    """A bad profile, figure, parameter or config value; the message names it and what is allowed."""
-
-
 def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
     return profile
-
-
-def check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} = {value!r} is not allowed; allowed: {', '.join(map(repr, allowed))}")
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_real(name: str, value, lo=None, hi=None, *, lo_open=False, hi_open=False) -> None:
-    """``value`` is a finite number (not a bool) in the range [lo, hi] (``*_open``: excluded)."""
-    ok = _is_real(value)
-    if ok and lo is not None:
-        ok = value > lo if lo_open else value >= lo
-    if ok and hi is not None:
-        ok = value < hi if hi_open else value <= hi
-    if not ok:
-        if lo is not None and hi is not None:
-            where = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        elif lo is not None:
-            where = f" {'>' if lo_open else '≥'} {lo:g}"
-        elif hi is not None:
-            where = f" {'<' if hi_open else '≤'} {hi:g}"
-        else:
-            where = ""
-        raise ConfigError(f"{name} = {value!r} must be a finite number{where}")
-
-
-def check_int(name: str, value, minimum: int = 0) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} = {value!r} must be an integer ≥ {minimum}")
-
-
-def check_bool(name: str, value) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} = {value!r} must be True or False")
-
-
-def check_positive(name: str, value) -> None:
-    check_real(name, value, 0, lo_open=True)
-
-
-def check_fraction(name: str, value) -> None:
-    check_real(name, value, 0, 1, lo_open=True)
-
-
-def check_tuple(obj, name: str, check, *, min_len: int = 1) -> None:
-    """``obj.name`` is a tuple (a list is converted) of at least ``min_len`` items, each passing
-    ``check(f"{name}[i]", item)``."""
-    value = getattr(obj, name)
-    qual = f"{type(obj).__name__}.{name}"
-    if isinstance(value, list):
-        value = tuple(value)
-        object.__setattr__(obj, name, value)
-    if not isinstance(value, tuple) or len(value) < min_len:
-        raise ConfigError(f"{qual} = {value!r} must be a tuple of at least {min_len} value(s)")
-    for i, item in enumerate(value):
-        check(f"{qual}[{i}]", item)
 
 
 def replace(cfg, **overrides):
@@ -160,36 +99,43 @@ def notebook_path(key: str):
 # Data figures (Figs 1, 9)
 
 
+# the field kinds the configs below share
+_sigma = dict(kind="real", lo=SIGMA_MIN, hi=SIGMA_MAX)  # a width the renderers accept (px)
+_fraction = dict(kind="real", lo=0, hi=1, lo_open=True)
+_width = dict(kind="real", lo=0, hi=32, lo_open=True)  # a width on the 32-px frame
+_count = dict(kind="int", min=0)
+_positive = dict(kind="int", min=1)
+
+
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Config):
     """Rendering choices shared by every experiment (spec §1.1)."""
 
-    frame: int = 32  # STATED: 32×32 images
-    canvas: int = 44  # STATED (Fig 9): 44×44 latent space for stripes and SOS
-    sigma: float = 1.0  # INFERRED: default bump/stripe width in pixels
-    example_mu: tuple[float, float] = (16.0, 16.0)  # INFERRED: Fig 1's example centre
-    cross_lo: float = 13.0  # STATED (Fig 4a): held-out range 13–19 (frame units)
-    cross_hi: float = 19.0
-    rim_sigmas: float = 3.0  # INFERRED: a hidden coordinate within 3σ of the frame is a "rim" label
+    frame: int = field(default=32, metadata=spec(**_positive, tag=STATED, why="32×32 images"))
+    canvas: int = field(default=44, metadata=spec(
+        **_positive, tag=STATED, why="Fig 9: a 44×44 latent space for stripes and SOS"))
+    sigma: float = field(default=1.0, metadata=spec(
+        **_sigma, tag=INFERRED, topic="Bump / stripe width σ (px)", figures="1, 2, 4, 5, 9–12",
+        why="The author's later code uses σ = 1 throughout; Fig 6 sweeps σ."))
+    example_mu: tuple[float, float] = field(default=(16.0, 16.0), metadata=spec(
+        item=spec(kind="real"), length=2, tag=INFERRED, topic="Fig 1 example centre", figures="1",
+        why="The caption shows one bump and one SOS; we centre them."))
+    cross_lo: float = field(default=13.0, metadata=spec(
+        kind="real", tag=STATED, why="Fig 4a: the held-out range 13–19 (frame units)"))
+    cross_hi: float = field(default=19.0, metadata=spec(
+        kind="real", tag=STATED, why="Fig 4a: the held-out range 13–19 (frame units)"))
+    rim_sigmas: float = field(default=3.0, metadata=spec(
+        kind="real", lo=0, tag=INFERRED, topic="Rim band width (in σ)", figures="10",
+        why="A hidden coordinate within 3σ of the frame leaves a visible trace of its stripe: those "
+            "labels are the 'rim' of 2D examples of Fig 10."))
 
-    def __post_init__(self):
-        from .data import SIGMA_MAX, SIGMA_MIN
-
-        check_int("DataConfig.frame", self.frame, 1)
-        check_int("DataConfig.canvas", self.canvas, 1)
+    def check_relations(self) -> None:
         if self.canvas < self.frame or (self.canvas - self.frame) % 2:
             raise ConfigError(
                 f"DataConfig.canvas = {self.canvas!r} must be ≥ frame = {self.frame} with an even difference"
             )
-        check_real("DataConfig.sigma", self.sigma, SIGMA_MIN, SIGMA_MAX)
-        check_tuple(self, "example_mu", check_real, min_len=2)
-        if len(self.example_mu) != 2:
-            raise ConfigError(f"DataConfig.example_mu = {self.example_mu!r} must be one (mu_x, mu_y) pair")
-        check_real("DataConfig.cross_lo", self.cross_lo)
-        check_real("DataConfig.cross_hi", self.cross_hi)
         if self.cross_hi < self.cross_lo:
             raise ConfigError(f"DataConfig.cross_lo = {self.cross_lo!r} must be ≤ cross_hi = {self.cross_hi!r}")
-        check_real("DataConfig.rim_sigmas", self.rim_sigmas, 0)
 
     @property
     def offset(self) -> int:
@@ -205,44 +151,43 @@ def data_config(profile: str) -> DataConfig:
 # Percolation (Figs 6b-c, 13, 14b)
 
 
+_threshold = dict(kind="real", lo=0, hi=1, lo_open=True, hi_open=True)
+
+
 @dataclass(frozen=True)
-class PercolationConfig:
+class PercolationConfig(Config):
     """Site percolation of overlapping bumps (spec §1.7)."""
 
-    sigmas: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5)  # INFERRED: Fig 6e's σ legend
-    keep_fractions: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 21))  # INFERRED: λ
-    thresholds: tuple[float, ...] = (0.5, 0.1, 0.05, 0.01, 0.005, 0.001)  # INFERRED: Fig 13 panels
-    fig6_threshold: float = 0.005  # STATED (Fig 6c)
-    fig14_threshold: float = 0.05  # STATED (Fig 14b)
-    L: int = 32  # INFERRED: the 32×32 training lattice
-    d: float = 1.0  # INFERRED: lattice spacing of the training data
-    trials: int = 50  # INFERRED: random draws per (σ, λ)
-    seed: int = 0
-    overlap: str = "analytic"  # INFERRED: exp(-d²/4σ²); "pixel" = cosine of rendered images
-    denominator: str = "kept"  # INFERRED: largest cluster / kept sites ("all" = / L²)
-    d_max: float = 5.0  # Fig 6b's x-axis range (px)
-
-    def __post_init__(self):
-        from .data import SIGMA_MAX, SIGMA_MIN
-
-        def threshold(name, t):
-            check_real(name, t, 0, 1, lo_open=True, hi_open=True)
-
-        def sigma(name, s):  # the range the renderers accept (overlap="pixel" renders the bumps)
-            check_real(name, s, SIGMA_MIN, SIGMA_MAX)
-
-        check_tuple(self, "sigmas", sigma)
-        check_tuple(self, "keep_fractions", check_fraction)
-        check_tuple(self, "thresholds", threshold)
-        threshold("PercolationConfig.fig6_threshold", self.fig6_threshold)
-        threshold("PercolationConfig.fig14_threshold", self.fig14_threshold)
-        check_int("PercolationConfig.L", self.L, 1)
-        check_positive("PercolationConfig.d", self.d)
-        check_int("PercolationConfig.trials", self.trials, 1)
-        check_int("PercolationConfig.seed", self.seed, 0)
-        check_choice("PercolationConfig.overlap", self.overlap, ("analytic", "pixel"))
-        check_choice("PercolationConfig.denominator", self.denominator, ("kept", "all"))
-        check_positive("PercolationConfig.d_max", self.d_max)
+    sigmas: tuple[float, ...] = field(default=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5), metadata=spec(
+        item=spec(**_sigma), tag=INFERRED, topic="σ values of Figs 6, 13, 14", figures="6, 13, 14",
+        why="Fig 6e's legend is not recoverable; the list must contain σ = 0.1 (Fig 6d)."))
+    keep_fractions: tuple[float, ...] = field(default=tuple(round(0.05 * k, 2) for k in range(1, 21)), metadata=spec(
+        item=spec(**_fraction), tag=INFERRED, topic="λ grid", figures="6, 13, 14",
+        why="Steps of 0.05 from 0.05 to 1."))
+    thresholds: tuple[float, ...] = field(default=(0.5, 0.1, 0.05, 0.01, 0.005, 0.001), metadata=spec(
+        item=spec(**_threshold), tag=INFERRED, topic="Fig 13 thresholds", figures="13",
+        why="The caption says 'different overlap thresholds'; we span 0.5 to 0.001, including the "
+            "stated 0.005 (Fig 6c) and 0.05 (Fig 14b)."))
+    fig6_threshold: float = field(default=0.005, metadata=spec(**_threshold, tag=STATED, why="Fig 6c"))
+    fig14_threshold: float = field(default=0.05, metadata=spec(**_threshold, tag=STATED, why="Fig 14b"))
+    L: int = field(default=32, metadata=spec(
+        **_positive, tag=INFERRED, topic="Percolation lattice (L, spacing d)", group=("d",),
+        figures="6, 13, 14", why="The simulated lattice is the 32×32, d = 1 training lattice."))
+    d: float = field(default=1.0, metadata=spec(
+        kind="real", lo=0, lo_open=True, tag=INFERRED, why="the spacing of the training lattice"))
+    trials: int = field(default=50, metadata=spec(
+        **_positive, tag=INFERRED, topic="Random draws per (σ, λ)", figures="6, 13, 14",
+        why="Enough for a smooth curve at L = 32 (cpu profile; the paper profile uses 200)."))
+    seed: int = field(default=0, metadata=spec(**_count))
+    overlap: str = field(default="analytic", metadata=spec(
+        choices=("analytic", "pixel"), tag=INFERRED, topic="Overlap of two bumps", figures="6, 13, 14",
+        why="Normalised inner product of two continuous Gaussians, exp(−d²/4σ²); the pixel cosine "
+            "of rendered images is drawn beside it in Fig 6b."))
+    denominator: str = field(default="kept", metadata=spec(
+        choices=("kept", "all"), tag=INFERRED, topic="Mass-ratio denominator", figures="6, 13, 14",
+        why="Largest cluster divided by the number of kept sites, so a fully connected sample scores 1 "
+            "at every λ."))
+    d_max: float = field(default=5.0, metadata=spec(kind="real", lo=0, lo_open=True))  # Fig 6b's x-axis range (px)
 
     def mass_ratio_curves(self, threshold: float, sigmas=None, *, seed: int | None = None):
         """The simulated largest-connected mass ratio under this config: one row per σ (default
@@ -273,80 +218,69 @@ def percolation_config(profile: str, **overrides) -> PercolationConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(Config):
     """How generated images are scored (spec §1.5): one sample per label, ±tol px on each axis,
     exactly one bump. Routine scoring uses a stochastic DDIM (η = 1) with few steps, checked
     against the full 1000-step DDPM on a subset of labels (``ddpm_check_labels``)."""
 
-    sampler: str = "ddim"  # INFERRED: "ddim" (η below) or "ddpm" (all T steps)
-    steps: int = 50  # DDIM steps (ignored for ddpm)
-    eta: float = 1.0  # stochastic DDIM: η = 0 left noisy multi-peak samples (MEASURED.md)
-    tol: float = 1.0  # INFERRED: ±1 px on each axis, as in the author's later code
-    seed: int = 1234  # sampling noise; sample k's noise depends only on (seed, k)
-    batch_size: int = 512
-    weights: str = "ema"  # which weights generate: "ema" or "raw"
-    ddpm_check_labels: int = 128  # labels also scored with DDPM-1000 at the end (0 = skip)
-    curve_labels: int = 256  # snapshots before the last are scored on this many labels (0 = all)
-    grid_samples: int = 64  # samples kept as images for the book
-
-    def __post_init__(self):
-        check_choice("EvalConfig.sampler", self.sampler, ("ddim", "ddpm"))
-        check_int("EvalConfig.steps", self.steps, 1)
-        check_real("EvalConfig.eta", self.eta, 0, 1)
-        check_positive("EvalConfig.tol", self.tol)
-        check_int("EvalConfig.seed", self.seed, 0)
-        check_int("EvalConfig.batch_size", self.batch_size, 1)
-        check_choice("EvalConfig.weights", self.weights, ("ema", "raw"))
-        for name in ("ddpm_check_labels", "curve_labels", "grid_samples"):
-            check_int(f"EvalConfig.{name}", getattr(self, name), 0)
+    sampler: str = field(default="ddim", metadata=spec(  # "ddim" (η below) or "ddpm" (all T steps)
+        choices=("ddim", "ddpm"), tag=INFERRED, topic="Sampler that scores accuracy (cpu profile)",
+        group=("steps", "eta"), figures="all accuracies",
+        why="Stochastic DDIM with 50 steps agrees with 1000-step DDPM at 1/20 of the cost (MEASURED.md); "
+            "every run reports its own DDPM check."))
+    steps: int = field(default=50, metadata=spec(  # DDIM steps (ignored for ddpm)
+        **_positive, tag=INFERRED, why="50 DDIM steps agree with DDPM-1000 (MEASURED.md)"))
+    eta: float = field(default=1.0, metadata=spec(
+        kind="real", lo=0, hi=1, tag=INFERRED, why="η = 0 left noisy multi-peak samples (MEASURED.md)"))
+    tol: float = field(default=1.0, metadata=spec(
+        kind="real", lo=0, lo_open=True, tag=INFERRED, topic="Accuracy tolerance (px per axis)",
+        figures="all accuracies",
+        why="The author's later code scores peaks within ±1 pixel; a sample must also hold exactly one bump."))
+    seed: int = field(default=1234, metadata=spec(**_count))  # sample k's noise depends only on (seed, k)
+    batch_size: int = field(default=512, metadata=spec(**_positive))
+    weights: str = field(default="ema", metadata=spec(
+        choices=("ema", "raw"), tag=INFERRED, topic="Weights that generate", figures="all accuracies",
+        why="The exponential moving average of the weights where a run keeps one."))
+    # labels also scored with DDPM-1000 at the end (0 = skip)
+    ddpm_check_labels: int = field(default=128, metadata=spec(**_count))
+    # snapshots before the last are scored on this many labels (0 = all)
+    curve_labels: int = field(default=256, metadata=spec(**_count))
+    grid_samples: int = field(default=64, metadata=spec(**_count))  # samples kept as images for the book
 
 
 @dataclass(frozen=True)
-class BumpRunConfig:
+class BumpRunConfig(Config):
     """One model trained on 2D bumps of a 32×32 lattice and scored over every lattice label."""
 
-    sigma: float = 1.0  # INFERRED
-    n: int = 32  # lattice points per axis (frame units, spacing d)
-    d: float = 1.0  # INFERRED: integer lattice
-    periodic: bool = False
-    unet: object = None  # a compdiff.unet.UNetConfig
-    diffusion: object = None  # a compdiff.diffusion.DiffusionConfig
-    train: object = None  # a compdiff.train.TrainConfig
-    eval: EvalConfig = field(default_factory=EvalConfig)  # scored at every training snapshot
+    sigma: float = field(default=1.0, metadata=spec(**_sigma))  # σ = 1: the choice of DataConfig.sigma
+    n: int = field(default=32, metadata=spec(**_positive))  # lattice points per axis (frame units, spacing d)
+    d: float = field(default=1.0, metadata=spec(  # shown with the Fig 11 widths (ComposeGrid.lesion_widths)
+        kind="real", lo=0, lo_open=True, tag=INFERRED, why="the integer lattice of the training labels"))
+    periodic: bool = field(default=False, metadata=spec(kind="bool"))
+    unet: UNetConfig = field(kw_only=True, metadata=spec(config=UNetConfig))
+    diffusion: DiffusionConfig = field(kw_only=True, metadata=spec(config=DiffusionConfig))
+    train: TrainConfig = field(kw_only=True, metadata=spec(config=TrainConfig))
+    # scored at every training snapshot
+    eval: EvalConfig = field(default_factory=EvalConfig, metadata=spec(config=EvalConfig))
 
-    def __post_init__(self):
-        from .data import SIGMA_MAX, SIGMA_MIN
-
-        check_real("BumpRunConfig.sigma", self.sigma, SIGMA_MIN, SIGMA_MAX)
-        check_int("BumpRunConfig.n", self.n, 1)
-        check_positive("BumpRunConfig.d", self.d)
-        check_bool("BumpRunConfig.periodic", self.periodic)
-        if self.unet is None or self.diffusion is None or self.train is None:
-            raise ConfigError("BumpRunConfig: unet, diffusion and train configs are required")
-        from .diffusion import DiffusionConfig
-        from .train import TrainConfig
-        from .unet import UNetConfig
-
-        for name, typ in (("unet", UNetConfig), ("diffusion", DiffusionConfig), ("train", TrainConfig),
-                          ("eval", EvalConfig)):
-            if not isinstance(getattr(self, name), typ):
-                raise ConfigError(f"BumpRunConfig.{name} = {getattr(self, name)!r} must be a {typ.__name__}")
+    def check_relations(self) -> None:
+        name = type(self).__name__
         # the images are rendered on the frame (the data module's default, 32), labels inside it
         frame = self.frame
         if self.unet.image_size != frame:
-            raise ConfigError(f"BumpRunConfig.unet.image_size = {self.unet.image_size} must be {frame} "
+            raise ConfigError(f"{name}.unet.image_size = {self.unet.image_size} must be {frame} "
                               f"(the bump images are {frame}×{frame})")
         span, room = ((self.n * self.d, frame) if self.periodic else ((self.n - 1) * self.d, frame - 1))
         if span > room + 1e-9:
             raise ConfigError(
-                f"BumpRunConfig: n = {self.n} labels of spacing d = {self.d:g} span {span:g} px, more than "
+                f"{name}: n = {self.n} labels of spacing d = {self.d:g} span {span:g} px, more than "
                 f"the frame holds ({room}{' on the torus' if self.periodic else ''}); lower n or d"
             )
         if self.eval.weights == "ema" and self.train.ema_decay is None:
-            raise ConfigError("BumpRunConfig.eval.weights = 'ema' needs train.ema_decay (it is None); "
+            raise ConfigError(f"{name}.eval.weights = 'ema' needs train.ema_decay (it is None); "
                               "set one or use weights='raw'")
         if self.eval.sampler == "ddim" and self.eval.steps > self.diffusion.T:
-            raise ConfigError(f"BumpRunConfig.eval.steps = {self.eval.steps} must be ≤ diffusion.T = "
+            raise ConfigError(f"{name}.eval.steps = {self.eval.steps} must be ≤ diffusion.T = "
                               f"{self.diffusion.T} (DDIM visits a subset of the T timesteps)")
 
     @property
@@ -358,10 +292,6 @@ class BumpRunConfig:
 
 
 def _engine_configs():
-    from .diffusion import DiffusionConfig
-    from .train import TrainConfig
-    from .unet import PRESETS
-
     return PRESETS, DiffusionConfig, TrainConfig
 
 
@@ -402,7 +332,7 @@ def basic_config(profile: str, *, seed: int = 0, **overrides) -> BumpRunConfig:
 
 
 @dataclass(frozen=True)
-class RepresentationConfig:
+class RepresentationConfig(Config):
     """How the representation cloud of Figs 2, 3, 8 is read (spec §1.2; UNKNOWN in the paper).
 
     One shared noise image x_T (sample index ``noise_index`` under ``seed``, the same for every
@@ -410,31 +340,32 @@ class RepresentationConfig:
     bottleneck output is recorded at the chain's last step (t = 0) at every snapshot and, for the
     final model, also at its first step (t = T−1) and its middle step (sensitivity to t)."""
 
-    steps: int = 20  # INFERRED: DDIM steps of the chain (fewer than the accuracy sampler: cost)
-    eta: float = 1.0  # INFERRED: as the accuracy sampler
-    seed: int = 4321  # INFERRED
-    noise_index: int = 0
-    batch_size: int = 512
-    # storage, not analysis: each cloud is kept as its scores on its top principal directions
-    # (every analysis of Figs 2, 3, 8 is invariant to centring and rotation); the share of the
-    # variance kept is stored beside it. None keeps the full activation.
-    stored_components: Optional[int] = 128
-
-    def __post_init__(self):
-        check_int("RepresentationConfig.steps", self.steps, 1)
-        if self.stored_components is not None:
-            check_int("RepresentationConfig.stored_components", self.stored_components, 1)
-        check_real("RepresentationConfig.eta", self.eta, 0, 1)
-        check_int("RepresentationConfig.batch_size", self.batch_size, 1)
-        check_int("RepresentationConfig.seed", self.seed, 0)
-        check_int("RepresentationConfig.noise_index", self.noise_index, 0)
+    steps: int = field(default=20, metadata=spec(  # DDIM steps of the chain
+        **_positive, tag=UNKNOWN, topic="Where the representation is read", group=("eta", "seed"),
+        figures="2, 3, 8",
+        why="One shared noise image for every label, carried down a DDIM chain (steps, η, noise seed); "
+            "the bottleneck is read at its last step t = 0, and for the final model also at t = T−1 and "
+            "mid-chain (Fig 2 prints the sensitivity)."))
+    eta: float = field(default=1.0, metadata=spec(
+        kind="real", lo=0, hi=1, tag=UNKNOWN, why="stochastic DDIM, as the accuracy sampler"))
+    seed: int = field(default=4321, metadata=spec(**_count, tag=UNKNOWN, why="one fixed noise image"))
+    noise_index: int = field(default=0, metadata=spec(**_count))
+    batch_size: int = field(default=512, metadata=spec(**_positive))
+    # storage, not analysis: None keeps the full activation
+    stored_components: Optional[int] = field(default=128, metadata=spec(
+        **_positive, optional=True, tag=INFERRED, topic="Stored representation (principal components kept)",
+        figures="2, 3, 8",
+        why="A storage choice, not an analysis one: clouds are stored as scores on their top principal "
+            "directions (the share of variance kept is stored too); every Fig 2, 3, 8 measure is "
+            "invariant to that centring and rotation."))
 
 
 @dataclass(frozen=True)
 class TorusRunConfig(BumpRunConfig):
     """A bump run whose representation cloud is recorded at every snapshot (Figs 2, 3, 8)."""
 
-    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+    representation: RepresentationConfig = field(default_factory=RepresentationConfig,
+                                                 metadata=spec(config=RepresentationConfig))
 
 
 def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConfig:
@@ -494,32 +425,32 @@ class ComposeRunConfig(BumpRunConfig):
     on every label of the 32×32 frame lattice (in latent units, offset 6, for the data drawn on the
     44×44 canvas) and, per region, on the held-out parts."""
 
-    dataset: str = "sos_cross"
-    rim: bool = True  # stripes: keep the rim of partly visible 2D examples (Fig 10d–f)
-    keep_fraction: float = 1.0  # bump_stripes: share of the 2D bump lattice kept (Fig 4g)
-    split_seed: int = 0  # which labels a keep_fraction subsample keeps
-    lesion_width: float = 0.0  # bump_lesion: w (px)
-    hole: str = "interior"  # *_hole: where the W×W square is
-    hole_width: float = 0.0  # *_hole: W (px)
-    train_label_eval: int = 256  # training labels also scored (the ID set of stripe models; 0 = none)
-    representation: Optional[RepresentationConfig] = None  # record the bottleneck cloud (Fig 11c)
+    dataset: str = field(default="sos_cross", metadata=spec(choices=tuple(COMPOSE_DATASETS)))
+    # stripes: keep the rim of partly visible 2D examples (Fig 10d–f)
+    rim: bool = field(default=True, metadata=spec(kind="bool"))
+    # bump_stripes, bump_subsample: share of the 2D bump lattice kept (Fig 4g; λ of Figs 5, 6e)
+    keep_fraction: float = field(default=1.0, metadata=spec(**_fraction))
+    split_seed: int = field(default=0, metadata=spec(  # which labels a keep_fraction subsample keeps
+        **_count, tag=INFERRED, topic="Which labels a subsample keeps", figures="4g, 5, 6, 14",
+        why="Exactly round(λ·N²) labels, drawn by a seeded permutation (data.subsample_mask); the rest "
+            "are the held-out (OOD) labels."))
+    lesion_width: float = field(default=0.0, metadata=spec(kind="real", lo=0, hi=32))  # bump_lesion: w (px)
+    hole: str = field(default="interior", metadata=spec(choices=HOLES))  # *_hole: where the W×W square is
+    hole_width: float = field(default=0.0, metadata=spec(kind="real", lo=0, hi=32))  # *_hole: W (px)
+    train_label_eval: int = field(default=256, metadata=spec(  # training labels also scored (0 = none)
+        **_count, tag=INFERRED, topic="Training labels scored as ID (stripe-trained models)", figures="4, 10",
+        why="A random subset of the 1D training labels, scored on the visible coordinate only."))
+    # record the bottleneck cloud (Fig 11c)
+    representation: Optional[RepresentationConfig] = field(default=None, metadata=spec(
+        config=RepresentationConfig, optional=True))
     # Fig 14c: plain ε-MSE of the final model over (t, ε) draws per label, on the training labels
     # and on the held-out ones (0 = not measured); added after runs were stored
-    loss_draws: int = field(default=0, metadata={"omit_default": True})
+    loss_draws: int = field(default=0, metadata=spec(**_count, omit_default=True))
 
-    def __post_init__(self):
-        if self.dataset in SIZED_DATASETS and self.unet is not None:
+    def check_relations(self) -> None:
+        if self.dataset in SIZED_DATASETS:  # before the frame (= unet.image_size) is used
             check_choice("ComposeRunConfig.unet.image_size", self.unet.image_size, FRAME_SIZES)
-        super().__post_init__()
-        check_int("ComposeRunConfig.loss_draws", self.loss_draws, 0)
-        if self.representation is not None and not isinstance(self.representation, RepresentationConfig):
-            raise ConfigError("ComposeRunConfig.representation must be None or a RepresentationConfig")
-        check_choice("ComposeRunConfig.dataset", self.dataset, tuple(COMPOSE_DATASETS))
-        check_bool("ComposeRunConfig.rim", self.rim)
-        check_real("ComposeRunConfig.keep_fraction", self.keep_fraction, 0, 1, lo_open=True)
-        check_int("ComposeRunConfig.split_seed", self.split_seed, 0)
-        check_int("ComposeRunConfig.train_label_eval", self.train_label_eval, 0)
-        check_choice("ComposeRunConfig.hole", self.hole, HOLES)
+        super().check_relations()
         if self.periodic:
             raise ConfigError("ComposeRunConfig.periodic must be False (the frame has edges here)")
         if self.dataset in SIZED_DATASETS:
@@ -529,10 +460,10 @@ class ComposeRunConfig(BumpRunConfig):
         elif (self.n, self.d) != (32, 1.0):
             raise ConfigError(f"ComposeRunConfig: n = {self.n}, d = {self.d:g}; the composition "
                               "experiments use the 32×32 frame lattice (n = 32, d = 1)")
-        if self.dataset == "bump_lesion":
-            check_real("ComposeRunConfig.lesion_width", self.lesion_width, 0, 32, lo_open=True)
+        if self.dataset == "bump_lesion":  # the lesion, and the square hole, must be there
+            check("ComposeRunConfig.lesion_width", self.lesion_width, **_width)
         if self.dataset.endswith("_hole"):
-            check_real("ComposeRunConfig.hole_width", self.hole_width, 0, 32, lo_open=True)
+            check("ComposeRunConfig.hole_width", self.hole_width, **_width)
 
     @property
     def frame(self) -> int:
@@ -588,42 +519,24 @@ class Point:
     config: object
 
 
-def _grid_fields(grid) -> None:
-    """Each field of a sweep grid is a non-empty tuple of numbers (lists are converted)."""
-    for f in dataclasses.fields(grid):
-        check = f.metadata.get("check", check_real)
-        check_tuple(grid, f.name, lambda n, v, c=check: c(n, v))
-
-
-def _fraction(name, v):
-    check_real(name, v, 0, 1, lo_open=True)
-
-
-def _width(name, v):
-    check_real(name, v, 0, 32, lo_open=True)
-
-
-def _sigma(name, v):
-    from .data import SIGMA_MAX, SIGMA_MIN
-
-    check_real(name, v, SIGMA_MIN, SIGMA_MAX)
-
-
-def _frame_size(name, v):
-    check_choice(name, v, FRAME_SIZES)
-
-
 @dataclass(frozen=True)
-class ComposeGrid:
+class ComposeGrid(Config):
     """The swept values of Figs 4g, 11 and 12 (INFERRED: spec §2), thinned for the cpu and smoke
-    profiles (:data:`COMPOSE_GRIDS`). Any field can be overridden, e.g. ``-p lesion_widths=[1, 8]``."""
+    profiles (:data:`COMPOSE_GRIDS`; the defaults are the cpu grid). Any field can be overridden, e.g.
+    ``-p lesion_widths=[1, 8]``."""
 
-    keep_fractions: tuple = field(default=(0.2, 0.05), metadata={"check": _fraction})  # Fig 4g
-    lesion_widths: tuple = field(default=(1.0, 3.5, 8.0), metadata={"check": _width})  # Fig 11: w (px)
-    hole_widths: tuple = field(default=(4.0, 12.0), metadata={"check": _width})  # Fig 12: W (px)
-
-    def __post_init__(self):
-        _grid_fields(self)
+    keep_fractions: tuple = field(default=(0.2, 0.05), metadata=spec(  # Fig 4g
+        item=spec(**_fraction), tag=INFERRED, topic="Fig 4g subsampling rates (cpu profile)", figures="4",
+        why="The spec suggests 100% down to 1%; two rates on a CPU."))
+    lesion_widths: tuple = field(default=(1.0, 3.5, 8.0), metadata=spec(  # Fig 11: w (px)
+        item=spec(**_width), tag=INFERRED, topic="Fig 11 lesion widths and lattice (cpu profile)",
+        group=("BumpRunConfig.d",), figures="11",
+        why="The caption's three UMAP widths, on the d = 1 lattice (the spec suggests d = 0.5 for a finer "
+            "sweep; 4× the labels)."))
+    hole_widths: tuple = field(default=(4.0, 12.0), metadata=spec(  # Fig 12: W (px)
+        item=spec(**_width), tag=INFERRED, topic="Fig 12 hole widths W (cpu profile)", figures="12",
+        why="The spec suggests W ∈ {2, …, 16}; two widths on a CPU. Interior = centred at (16, 16), "
+            "exterior = the corner [32 − W, 32)² (the author's later code has these two modes)."))
 
 
 COMPOSE_GRIDS = {
@@ -678,21 +591,30 @@ def compose_sweep(profile: str, *, seed: int = 0, **overrides) -> dict[str, Comp
 
 
 @dataclass(frozen=True)
-class EfficiencyGrid:
+class EfficiencyGrid(Config):
     """The swept values of Figs 5 and 6e (INFERRED: spec §2), thinned for the cpu profile
     (:data:`EFFICIENCY_GRIDS`). λ, the kept share of a lattice, is ``keep_fraction`` everywhere:
     Fig 6e sweeps it at each σ on the 32×32 lattice; Fig 5 at each frame size N, for 2D bumps only
     and for 2D bumps with every 1D stripe (the share applies to the 2D bumps). The σ = 1 column of
     Fig 6e is Fig 5a's N = 32 curve when the grids agree, and those runs are shared."""
 
-    sigmas: tuple = field(default=(0.1, 0.25, 0.5, 1.0), metadata={"check": _sigma})  # Fig 6e
-    keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata={"check": _fraction})  # Fig 6e λ
-    frame_sizes: tuple = field(default=(16, 24, 32), metadata={"check": _frame_size})  # Fig 5: N
-    bump_keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata={"check": _fraction})
-    mixed_keep_fractions: tuple = field(default=(0.01, 0.02, 0.05, 0.2), metadata={"check": _fraction})
-
-    def __post_init__(self):
-        _grid_fields(self)
+    sigmas: tuple = field(default=(0.1, 0.25, 0.5, 1.0), metadata=spec(  # Fig 6e
+        item=spec(**_sigma), tag=INFERRED, topic="Fig 6e grid: σ and λ (cpu profile)", group=("keep_fractions",),
+        figures="6, 14, 15",
+        why="The spec suggests σ ∈ {0.1, 0.25, 0.5, 0.75, 1, 1.5} and λ in steps of 0.1; on a CPU four σ whose "
+            "simulated λ_c spread from never (0.1) to 0.05 (1.0), and six λ, denser where they jump."))
+    keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata=spec(  # Fig 6e λ
+        item=spec(**_fraction), tag=INFERRED, why="six λ on a CPU, denser where the accuracy jumps"))
+    frame_sizes: tuple = field(default=(16, 24, 32), metadata=spec(  # Fig 5: N
+        item=spec(choices=FRAME_SIZES), tag=INFERRED, topic="Fig 5 grid: N and subsampling shares (cpu profile)",
+        group=("bump_keep_fractions", "mixed_keep_fractions"), figures="5",
+        why="The spec suggests N ∈ {16, 24, 32, 40, 48}; three N on a CPU. The 2D-only shares are the "
+            "Fig 6e λ grid (its σ = 1 column is Fig 5a's N = 32 curve); the mixed shares go lower, "
+            "since the stripes carry most of the factors."))
+    bump_keep_fractions: tuple = field(default=(0.05, 0.1, 0.2, 0.4, 0.7, 1.0), metadata=spec(
+        item=spec(**_fraction), tag=INFERRED, why="the Fig 6e λ grid"))
+    mixed_keep_fractions: tuple = field(default=(0.01, 0.02, 0.05, 0.2), metadata=spec(
+        item=spec(**_fraction), tag=INFERRED, why="lower than the 2D-only shares: the stripes carry most factors"))
 
     def fig05_keep_fractions(self, kind: str) -> tuple:
         """Fig 5's shares for data ``kind``: "bump" (2D only) or "mixed" (with stripes)."""

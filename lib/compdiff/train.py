@@ -45,7 +45,7 @@ import tempfile
 import time
 import zipfile
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
 
@@ -53,9 +53,10 @@ import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .devices import Bf16Flag, DeviceLike, autocast, resolve_bf16, resolve_device
-from .diffusion import DiffusionConfig, make_schedule, training_loss
-from .unet import ConditionalUNet, SelfAttention, UNetConfig
+from .config import Config, DiffusionConfig, TrainConfig, UNetConfig, is_int, spec  # torch-free; re-exported
+from .devices import DeviceLike, autocast, resolve_bf16, resolve_device
+from .diffusion import make_schedule, training_loss
+from .unet import ConditionalUNet, SelfAttention
 
 __all__ = [
     "TrainConfig",
@@ -81,173 +82,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read, or that belongs to another run."""
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings. Defaults pin spec §1.4 (AdamW lr 3e-4, batch 64, no EMA, 300 epochs
-    of the 1024-label lattice = 307,200 images) and torch's AdamW defaults.
-
-    lr, betas, adam_eps, weight_decay: AdamW. batch_size: images per step.
-    images: budget in images seen (a multiple of batch_size).
-    lr_schedule: "constant", "cosine" (from lr to 0 at the end of the budget) or "wsd"
-      (warmup-stable-decay: constant, then linear to 0 over the last decay_images), after a
-      linear warmup over warmup_images (0 = none).
-    decay_images: the decay span of "wsd" in images (> 0 for "wsd", else 0).
-    grad_clip: max global gradient norm, or None (off).
-    ema_decay: None (off) or a decay in (0, 1); the EMA weights are saved as "ema", the trained
-      ones as "raw".
-    bf16: "auto" (bf16 autocast where it pays: CUDA, MPS, CPUs with avx512_bf16/AMX), True, False.
-    seed: initial weights, batch order, t and noise.
-    checkpoint_every_images: snapshot points — None, an int period, or a tuple of image counts
-      (multiples of batch_size, ≤ images). The end of the budget is always snapshotted.
-    resume_every_images: period of the last.pt refresh (crash safety), or None.
-    log_every_images: loss-curve resolution: mean loss over each such interval.
-    """
-
-    lr: float = 3e-4
-    batch_size: int = 64
-    images: int = 307_200
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    lr_schedule: str = "constant"
-    warmup_images: int = 0
-    decay_images: int = field(default=0, metadata={"omit_default": True})
-    grad_clip: Optional[float] = None
-    ema_decay: Optional[float] = None
-    bf16: Bf16Flag = "auto"
-    seed: int = 0
-    checkpoint_every_images: Union[int, tuple[int, ...], None] = None
-    resume_every_images: Optional[int] = 51_200
-    log_every_images: int = 6_400
-
-    def __post_init__(self):
-        for name in ("betas", "checkpoint_every_images"):
-            v = getattr(self, name)
-            if isinstance(v, list):
-                object.__setattr__(self, name, tuple(v))
-
-        def pos_real(name):
-            v = getattr(self, name)
-            if not _is_real(v) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive finite number, got {v!r}")
-
-        def pos_int(name, allow_none=False):
-            v = getattr(self, name)
-            if allow_none and v is None:
-                return
-            if not _is_int(v) or v <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive int"
-                                 f"{' or None' if allow_none else ''}, got {v!r}")
-
-        pos_real("lr")
-        pos_real("adam_eps")
-        pos_int("batch_size")
-        pos_int("images")
-        pos_int("log_every_images")
-        pos_int("resume_every_images", allow_none=True)
-        if (not _is_real(self.weight_decay) or not math.isfinite(self.weight_decay)
-                or self.weight_decay < 0):
-            raise ValueError(f"TrainConfig.weight_decay must be a finite number >= 0, "
-                             f"got {self.weight_decay!r}")
-        if (not isinstance(self.betas, tuple) or len(self.betas) != 2
-                or not all(_is_real(b) and 0.0 <= b < 1.0 for b in self.betas)):
-            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.lr_schedule not in ("constant", "cosine", "wsd"):
-            raise ValueError(
-                f"TrainConfig.lr_schedule must be 'constant', 'cosine' or 'wsd', got {self.lr_schedule!r}"
-            )
-        if not _is_int(self.warmup_images) or not (0 <= self.warmup_images <= self.images):
-            raise ValueError(
-                f"TrainConfig.warmup_images must be an int in [0, images={self.images}], "
-                f"got {self.warmup_images!r}"
-            )
-        if not _is_int(self.decay_images) or not (0 <= self.decay_images <= self.images - self.warmup_images):
-            raise ValueError(f"TrainConfig.decay_images must be an int in [0, images − warmup_images = "
-                             f"{self.images - self.warmup_images}], got {self.decay_images!r}")
-        if (self.lr_schedule == "wsd") != (self.decay_images > 0):
-            raise ValueError("TrainConfig.decay_images must be > 0 with lr_schedule='wsd' and 0 otherwise, "
-                             f"got lr_schedule={self.lr_schedule!r}, decay_images={self.decay_images!r}")
-        if self.grad_clip is not None:
-            pos_real("grad_clip")
-        if self.ema_decay is not None and (not _is_real(self.ema_decay)
-                                           or not 0.0 < self.ema_decay < 1.0):
-            raise ValueError(f"TrainConfig.ema_decay must be None or in (0, 1), "
-                             f"got {self.ema_decay!r}")
-        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
-            raise ValueError(f"TrainConfig.bf16 must be 'auto', True or False, got {self.bf16!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"TrainConfig.seed must be a non-negative int, got {self.seed!r}")
-        b = self.batch_size
-        for name in ("images", "log_every_images", "resume_every_images"):
-            v = getattr(self, name)
-            if v is not None and v % b:
-                raise ValueError(f"TrainConfig.{name}={v} must be a multiple of "
-                                 f"batch_size={b} (budgets are whole steps)")
-        c = self.checkpoint_every_images
-        if c is None:
-            pass
-        elif _is_int(c):
-            if c <= 0 or c % b:
-                raise ValueError(f"TrainConfig.checkpoint_every_images={c} must be a positive "
-                                 f"multiple of batch_size={b}")
-        elif isinstance(c, tuple):
-            bad = [p for p in c if not _is_int(p) or p <= 0 or p % b or p > self.images]
-            if bad:
-                raise ValueError(
-                    f"TrainConfig.checkpoint_every_images has {bad}: points must be positive "
-                    f"multiples of batch_size={b}, at most images={self.images}"
-                )
-        else:
-            raise ValueError("TrainConfig.checkpoint_every_images must be None, an int or a tuple "
-                             f"of ints, got {c!r}")
-
-    def checkpoint_points(self) -> set[int]:
-        c = self.checkpoint_every_images
-        pts = set()
-        if _is_int(c):
-            pts = set(range(c, self.images + 1, c))
-        elif isinstance(c, tuple):
-            pts = set(int(p) for p in c)
-        pts.add(self.images)
-        return pts
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for f in fields(self):  # see store._jsonable: such a field is left out at its default
-            if f.metadata.get("omit_default") and d[f.name] == f.default:
-                del d[f.name]
-        d["betas"] = list(self.betas)
-        if isinstance(self.checkpoint_every_images, tuple):
-            d["checkpoint_every_images"] = list(self.checkpoint_every_images)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        return cls(**d)
-
-
-@dataclass(frozen=True)
-class RunSpec:
+class RunSpec(Config):
     """Everything that determines a training run (besides the data)."""
 
-    unet: UNetConfig
-    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self):
-        for name, typ in (("unet", UNetConfig), ("diffusion", DiffusionConfig),
-                          ("train", TrainConfig)):
-            if not isinstance(getattr(self, name), typ):
-                raise ValueError(f"RunSpec.{name} must be a {typ.__name__}, "
-                                 f"got {type(getattr(self, name)).__name__}")
+    unet: UNetConfig = field(metadata=spec(config=UNetConfig))
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig, metadata=spec(config=DiffusionConfig))
+    train: TrainConfig = field(default_factory=TrainConfig, metadata=spec(config=TrainConfig))
 
     def to_dict(self) -> dict:
         return {"unet": self.unet.to_dict(), "diffusion": self.diffusion.to_dict(),
@@ -822,7 +663,7 @@ def train(run_spec: RunSpec, images, labels, out_dir: Union[str, os.PathLike], *
         raise TypeError(f"run_spec must be a RunSpec, got {type(run_spec).__name__}")
     b = run_spec.train.batch_size
     if stop_after_images is not None and (
-        not _is_int(stop_after_images) or stop_after_images <= 0 or stop_after_images % b
+        not is_int(stop_after_images) or stop_after_images <= 0 or stop_after_images % b
     ):
         raise ValueError(f"stop_after_images must be a positive multiple of batch_size="
                          f"{b}, got {stop_after_images!r}")
@@ -842,7 +683,7 @@ def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto", progress: boo
     another, each exactly as :func:`train` would). Each run keeps its own out_dir and files, and
     resumes alone or in any group. Returns the :class:`TrainResult` of every job, in order."""
     dev = resolve_device(device)
-    if max_models is not None and (not _is_int(max_models) or max_models < 1):
+    if max_models is not None and (not is_int(max_models) or max_models < 1):
         raise ValueError(f"max_models must be a positive int or None, got {max_models!r}")
     runs: list[_Run] = []
     for k, job in enumerate(jobs):
