@@ -262,8 +262,10 @@ def dry_run_lines(figure: str, profile: str, *, seed: int = 0, **overrides) -> l
     seen = set()
     for r in recs:
         p = r.params
+        keys = {"bump_lesion": ("lesion_width",), "bump_hole": ("hole", "hole_width"), "sos_hole": ("hole", "hole_width"),
+                "stripes": ("rim",)}.get(p["dataset"], ("keep_fraction",))
         what = ", ".join(f"{k}={p[k]:g}" if isinstance(p[k], float) else f"{k}={p[k]}"
-                         for k in ("dataset", "sigma", "keep_fraction", "N") if k in p)
+                         for k in ("dataset", "sigma", *keys, "N"))
         if r.stored:
             conv = converged(r.run)
             state = "stored" + ("" if conv is None else ", converged" if conv else ", UNCONVERGED")
