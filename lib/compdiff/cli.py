@@ -97,17 +97,25 @@ def _check_common(profile, device, seed) -> None:
 VOLATILE = ("start_time", "end_time", "duration")  # papermill's timings: they differ on every execution
 
 
-def _tag_for_book(path: Path) -> None:
+def _tag_for_book(path: Path, dst: Path | None = None) -> None:
     """Fold the parameter cells in the book (the footer prints the values that were used), and drop
-    the timings papermill records, so that executing an unchanged figure rewrites it unchanged."""
+    what changes on every execution (papermill's timings, its temporary file name, the injected
+    cell's random id), so that executing an unchanged figure rewrites it unchanged."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     for meta in [nb.metadata.get("papermill", {})] + [c.metadata.get("papermill", {}) for c in nb.cells]:
         for key in VOLATILE:
             meta.pop(key, None)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if key in pm_meta:
+            p = Path(pm_meta[key] if key == "input_path" or dst is None else dst).resolve()
+            pm_meta[key] = p.relative_to(paths.ROOT).as_posix() if p.is_relative_to(paths.ROOT) else p.name
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "hide-cell" not in tags:
             tags.append("hide-cell")
@@ -129,7 +137,7 @@ def run_figure(key: str, *, profile: str, device: str = "auto", seed: int = 0, e
     try:
         pm.execute_notebook(str(src), tmp, parameters=params, cwd=str(paths.NOTEBOOKS),
                             progress_bar=progress, kernel_name="python3", request_save_on_cell_execute=False)
-        _tag_for_book(Path(tmp))
+        _tag_for_book(Path(tmp), dst)
         os.replace(tmp, dst)  # a failed run leaves the committed notebook untouched
     except BaseException:
         failed = dst.with_suffix(".failed.ipynb")
