@@ -10,16 +10,17 @@ from compdiff import cli, experiments, report, store
 
 
 def _result(*passed, judged=True):
-    return report.Result(value="x", checks=[(f"part {i}", p) for i, p in enumerate(passed)], judged=judged)
+    return report.Result(value="x", checks=[(f"part {i}", p) for i, p in enumerate(passed)], judged=judged,
+                         seeds=(0, 1, 2))
 
 
 def test_verdict_rule():
     assert report.verdict(_result(True, True)) == "reproduced"
     assert report.verdict(_result(True, False)) == "partly"
     assert report.verdict(_result(False, False)) == "not reproduced"
-    assert report.verdict(_result(True, judged=False)) == "not yet run"
-    assert report.verdict(report.not_yet_run("no runs")) == "not yet run"
-    assert report.verdict(None) == "not yet run"
+    assert report.verdict(_result(True, judged=False)) == "undecided"
+    assert report.verdict(report.not_yet_run("no runs")) == "undecided"
+    assert report.verdict(None) == "undecided"
     assert set(report.BADGES) == set(report.VERDICTS)
 
 
@@ -42,17 +43,20 @@ def test_unknown_claim_or_profile_is_an_error_naming_the_allowed_ones():
 
 def _fake_basic_run(profile, seed, accuracy, **overrides):
     cfg = experiments.basic_config(profile, seed=seed, **overrides)
-    metrics = {"accuracy": accuracy, "n_eval_labels": 1024}
-    return store.write("basic", cfg, {"metrics": metrics})
+    n = cfg.n * cfg.n
+    correct = np.arange(n) < round(accuracy * n)
+    labels = np.zeros((n, 2), np.float32)
+    metrics = {"accuracy": accuracy, "n_eval_labels": n}
+    return store.write("basic", cfg, {"metrics": metrics, "samples": {"labels": labels, "correct": correct}})
 
 
-@pytest.mark.parametrize("accuracies, expected", [((0.97, 0.99), "reproduced"), ((0.97, 0.7), "partly"),
-                                                   ((0.1, 0.2), "not reproduced")])
+@pytest.mark.parametrize("accuracies, expected", [((0.97, 0.99, 0.98), "reproduced"), ((0.97, 0.92, 0.99), "partly"),
+                                                   ((0.97, 0.99), "provisional"), ((0.1, 0.2, 0.3), "undecided")])
 def test_stored_runs_decide_the_verdict(tmp_store, accuracies, expected):
     for seed, acc in enumerate(accuracies):
         _fake_basic_run("cpu", seed, acc)
     res = report.measure_all("smoke", only=["bump-generation"])["bump-generation"]
-    assert res.profile == "cpu" and res.seeds == (0, 1)
+    assert res.profile == "cpu" and res.seeds == tuple(range(len(accuracies)))
     assert report.verdict(res) == expected
     assert f"{100 * accuracies[0]:.1f}%" in res.value  # the number shown is the stored one
 
@@ -61,7 +65,7 @@ def test_smoke_runs_are_shown_but_never_judged(tmp_store):
     _fake_basic_run("smoke", 0, 1.0)
     res = report.measure_all("smoke", only=["bump-generation"])["bump-generation"]
     assert res.profile == "smoke" and "100.0%" in res.value
-    assert report.verdict(res) == "not yet run"
+    assert report.verdict(res) == "undecided" and "smoke" in report.verdict_text(res)
 
 
 def test_a_run_no_profile_makes_is_not_used(tmp_store):
@@ -69,12 +73,12 @@ def test_a_run_no_profile_makes_is_not_used(tmp_store):
     groups = report.profile_runs("basic", experiments.basic_config)
     assert groups.unmatched == 1 and not groups.judged
     res = report.measure_all("smoke", only=["bump-generation"])["bump-generation"]
-    assert report.verdict(res) == "not yet run" and "match no current config" in res.note
+    assert report.verdict(res) == "undecided" and "match no current config" in report.verdict_text(res)
 
 
 def test_no_runs_means_not_yet_run(tmp_store):
     res = report.measure_all("smoke", only=["bump-generation"])["bump-generation"]
-    assert report.verdict(res) == "not yet run" and res.profile is None
+    assert report.verdict(res) == "undecided" and res.profile is None
 
 
 def test_percolation_claim_can_fail(monkeypatch):
@@ -94,7 +98,7 @@ def test_page_has_one_row_per_claim_and_links_to_built_figures(tmp_store):
     assert [int(n) for n, _ in rows] == list(range(1, len(report.CLAIMS) + 1))
     for c, (_, row) in zip(report.CLAIMS.values(), rows):
         assert c.title in row
-        assert sum(b in row for b in report.BADGES.values()) == 1
+        assert row.count("{bdg-") == 1
     toc = report._toc_files()
     for link in re.findall(r"\]\(\.\./(notebooks/[^)]+)\.ipynb\)", text):
         assert link in toc, link

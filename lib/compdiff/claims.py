@@ -2,23 +2,24 @@
 
 A claim is one function registered with :func:`claim`: it reads the stored runs (through
 :mod:`compdiff.query`) or runs the library's simulations, calls the same analysis functions as the
-figure notebooks (:mod:`compdiff.efficiency`, :mod:`compdiff.geometry`, the configs' own
-simulations), and returns a :class:`Result` with one boolean per part of its check and per seed.
-:func:`verdict` turns those into a verdict by :data:`VERDICT_RULE`. :mod:`compdiff.report` renders
-the page; nothing here formats it.
+figure notebooks (:mod:`compdiff.efficiency`, :mod:`compdiff.geometry`, :mod:`compdiff.baselines`,
+the configs' own simulations), and returns a :class:`Result` with one boolean per part of its
+check and per seed. :func:`verdict` turns those into a verdict by :data:`VERDICT_RULE`;
+:mod:`compdiff.report` renders the page, and nothing here formats it.
+
+A check must fail on the null: every accuracy-based part compares the model with the memoriser
+(:mod:`compdiff.baselines`) on the labels the claim is about, a geometric part must fail the wrong
+geometry, and ``tests/test_claims.py`` plants, for every model-based claim, the phenomenon, its
+null, an unconverged run and a single seed, and checks the four verdicts.
 
 Adding a claim is one function::
 
     @claim("fig05-scaling", title="Data needed ∝ N with stripes", figures=("fig05",),
-           source="S1 Fig 5c; spec §3",
-           text="Data needed for 60% accuracy grows ∝ N with stripes, ∝ N² without",
-           check="fitted slope of the mixed set < 1.5 and of the 2D-only set > 1.5, every seed")
+           source="S1 Fig 5c; spec §3", text="...", check="... every seed")
     def _fig05_scaling(profile):
-        groups, named = figure_records("fig05")  # stored records at the most faithful profile
-        if not named:
-            return groups.not_yet_run("needs the N × subsampling sweep of Fig 5")
+        groups, named = figure_records("fig05")  # stored records by name and seed
         ...
-        return Result(value=..., seeds=..., spread=..., profile=groups.shown_profile, checks=[...])
+        return Result(value=..., seeds=..., profile=groups.shown_profile, checks=[...])
 
 A claim's ``check`` is written before its number is looked at.
 """
@@ -30,25 +31,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import experiments, store
+from . import baselines, experiments, query, store
 
-
-VERDICTS = ("reproduced", "partly", "not reproduced", "not yet run")
+# The verdict vocabulary (one place; the page prints VERDICT_RULE)
+VERDICTS = ("reproduced", "partly", "not reproduced", "provisional", "undecided")
+MIN_SEEDS = 3  # a verdict needs this many seeds of every configuration its check uses
+SEEDS_SEARCHED = tuple(range(10))  # the seeds the report looks for in the store
 # Profiles whose results are judged, most faithful first. `smoke` runs exercise code paths with
 # tiny models and grids; they are shown, never judged.
 JUDGED_PROFILES = ("paper", "cpu")
 
 VERDICT_RULE = (
     "Each claim states its **check** before any number is looked at: one or more parts, each a "
-    "pass/fail test of a measured number. The check is applied to every seed, at the most faithful "
-    "profile that `results/` holds for the claim (`paper`, then `cpu`). Then:\n\n"
+    "pass/fail test of a measured number, applied to every seed at the most faithful profile that "
+    "`results/` holds for the claim (`paper`, then `cpu`). An accuracy-based part passes only where "
+    f"the model beats the **memoriser** (a model that copies the nearest training label's image) by "
+    f"at least {100 * baselines.MARGIN:.0f} points on the labels the claim is about, with McNemar's "
+    f"exact one-sided p < {baselines.ALPHA:g}; a geometric part must fail the wrong geometry. Then:\n\n"
     "- **reproduced**: every part passes for every seed;\n"
     "- **partly**: some parts or seeds pass, others fail;\n"
     "- **not reproduced**: no part passes for any seed;\n"
-    "- **not yet run**: no result exists at the `cpu` or `paper` profile. Results of the `smoke` "
-    "profile (tiny models that only exercise the code) are shown but never judged."
+    f"- **provisional (n seeds)**: a model-based claim with fewer than {MIN_SEEDS} seeds of a configuration it "
+    "uses; the badge says what the parts read so far;\n"
+    "- **undecided (why)**: no verdict can be drawn: nothing is stored at the `cpu` or `paper` profile, "
+    f"or a run the check uses is **unconverged** (below {query.CONVERGENCE_BAR:.0%} accuracy on its own "
+    "training labels); the row names the runs and what would fix them. Results of the `smoke` profile "
+    "(tiny models that only exercise the code) are shown but never judged."
 )
-
 
 
 @dataclass
@@ -63,6 +72,12 @@ class Result:
     note: str = ""
     runs: tuple = ()  # provenance lines of the stored runs used
     judged: bool = True  # False: shown, never judged (smoke only, or nothing run)
+    undecided: str = ""  # why no verdict can be drawn (unconverged runs, …); "" when one can
+    model_based: bool = True  # False: a simulation or a data check (seeds do not apply)
+    null: str = ""  # the null baseline's number(s) beside ours (the memoriser, the wrong geometry)
+    classes: str = ""  # accuracy by label class, where the claim reads accuracies
+    # scorecard points: (label, seed, value, threshold, null[, higher_is_better])
+    score: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,20 +109,38 @@ def claim(key: str, *, title: str, text: str, source: str, figures: tuple, check
     return register
 
 
-def verdict(result: Result) -> str:
-    """:data:`VERDICT_RULE` as code."""
-    if result is None or not result.judged or not result.checks:
-        return "not yet run"
+def reading(result: Result) -> str:
+    """What the parts read, whatever the seeds: reproduced, partly or not reproduced ("" if none)."""
+    if result is None or not result.checks:
+        return ""
     passed = [bool(ok) for _, ok in result.checks]
-    if all(passed):
-        return "reproduced"
-    if any(passed):
-        return "partly"
-    return "not reproduced"
+    return "reproduced" if all(passed) else "partly" if any(passed) else "not reproduced"
+
+
+def verdict(result: Result) -> str:
+    """:data:`VERDICT_RULE` as code: one of :data:`VERDICTS`."""
+    if result is None or not result.judged or result.undecided or not result.checks:
+        return "undecided"
+    if result.model_based and len(result.seeds) < MIN_SEEDS:
+        return "provisional"
+    return reading(result)
+
+
+def verdict_text(result: Result) -> str:
+    """The verdict with its qualifier: "provisional (1 seed): reads partly", "undecided: why"."""
+    v = verdict(result)
+    if v == "provisional":
+        n = len(result.seeds)
+        return f"provisional ({n} seed{'s' if n != 1 else ''}): reads {reading(result)}"
+    if v == "undecided":
+        why = result.undecided if result is not None and result.undecided else (
+            result.note if result is not None and not result.judged and result.note else "not run")
+        return f"undecided: {why}"
+    return v
 
 
 def not_yet_run(why: str) -> Result:
-    return Result(value="—", note=why, judged=False)
+    return Result(value="—", note=why, judged=False, undecided=why)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,11 +199,120 @@ def profile_runs(experiment: str, config_fn: Callable) -> ProfileRuns:
     return ProfileRuns(experiment, by_profile, unmatched)
 
 
+def figure_records(*figures: str) -> tuple[ProfileRuns, dict]:
+    """(groups, {name: {seed: record}}) of the stored runs of ``figures`` (:func:`compdiff.query.records`)
+    at the most faithful profile that holds any of them, over :data:`SEEDS_SEARCHED`; one run may
+    carry several names (Fig 4g's models are Fig 5b's too)."""
+    by_profile, named = {}, {}
+    for p in experiments.PROFILES:
+        named[p] = {}
+        for s in SEEDS_SEARCHED:
+            for f in figures:
+                for r in query.records(f, p, seed=s):
+                    if r.stored:
+                        named[p].setdefault(r.name, {})[s] = r
+        by_profile[p] = list({r.run_id: r.run for by_seed in named[p].values() for r in by_seed.values()}.values())
+    groups = ProfileRuns(", ".join(figures), by_profile)
+    return groups, named.get(groups.shown_profile, {}) if groups.shown_profile else {}
+
+
+def seeds_with(named: dict, names) -> tuple:
+    """The seeds at which every one of ``names`` is stored."""
+    names = list(names)
+    if not names or any(n not in named for n in names):
+        return ()
+    return tuple(sorted(set.intersection(*(set(named[n]) for n in names))))
+
+
 def _spread(values) -> str:
     v = np.asarray(values, dtype=float)
     if v.size < 2:
         return "one seed"
     return f"sd {v.std(ddof=1):.2g}, range {v.min():.3g}–{v.max():.3g}"
+
+
+def _provenance(records) -> tuple:
+    return tuple(dict.fromkeys(r.run.provenance for r in records))
+
+
+def unconverged(records) -> list[str]:
+    """The records among ``records`` whose run is below the convergence bar, described."""
+    out = []
+    for r in records:
+        acc = query.training_accuracy(r.run)
+        if acc is not None and acc < query.CONVERGENCE_BAR:
+            out.append(f"{r.name} (seed {r.params['seed']}: {100 * acc:.1f}% on its training labels)")
+    return list(dict.fromkeys(out))
+
+
+def undecided_unconverged(bad: list[str]) -> str:
+    return (f"unconverged: {'; '.join(bad)}; train them until they pass {query.CONVERGENCE_BAR:.0%} on their "
+            "own training labels (a budget per label, not a fixed image total)")
+
+
+def finish(res: Result, records, groups: ProfileRuns) -> Result:
+    """Mark a measured result undecided where a run it used is unconverged, or unjudged (smoke)."""
+    if not groups.judged:
+        res.judged = False
+        res.undecided = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
+        return res
+    bad = unconverged(records)
+    if bad:
+        res.undecided = undecided_unconverged(bad)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy against the null, per label class
+
+
+_NULLS: dict = {}  # data config → its baselines (they do not depend on how, or with which seed, it trains)
+_H_COUNTS: dict = {}  # cloud digest → its long-lived feature counts
+
+
+def _data_key(cfg) -> str:
+    return store.canonical_json(experiments.replace(cfg, train=experiments.replace(cfg.train, seed=0)))
+
+
+def null_of(rec) -> baselines.Baselines:
+    """The memoriser and label classes of a record (computed once per data config in a process)."""
+    key = _data_key(rec.config)
+    if key not in _NULLS:
+        _NULLS[key] = baselines.baselines(rec.config)
+    return _NULLS[key]
+
+
+def h_counts(X: np.ndarray) -> list[int]:
+    """:func:`compdiff.geometry.torus_h_counts` of a cloud (ripser is the report's slowest step:
+    each distinct cloud is computed once per process)."""
+    import hashlib
+
+    from . import geometry
+
+    key = hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest()
+    if key not in _H_COUNTS:
+        _H_COUNTS[key] = geometry.torus_h_counts(X)
+    return _H_COUNTS[key]
+
+
+def correct_of(rec) -> np.ndarray:
+    return np.asarray(rec.run.arrays("samples")["correct"], bool)
+
+
+def class_accuracies(rec) -> str:
+    """"train 99.8% · held-out 71.2% (memoriser 53.0%) · isolated 40.1% (n = 433) · ±0.5 px 88%"."""
+    b = null_of(rec)
+    c = correct_of(rec)
+    parts = []
+    for name, mask in b.classes().items():
+        if name == "all" or not mask.any():
+            continue
+        mem = "" if name == "train" else f" (memoriser {100 * b.memoriser[mask].mean():.1f}%)"
+        parts.append(f"{name.replace('_', '-')} {100 * c[mask].mean():.1f}%{mem} (n = {int(mask.sum())})")
+    strict = baselines.strict_correct(rec.run.arrays("samples"), rec.config)
+    if strict is not None:
+        parts.append(f"±{baselines.STRICT_TOL:g} px {100 * strict.mean():.1f}%")
+    return " · ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,72 +338,62 @@ def _data_setup(profile: str) -> Result:
     return Result(
         value=f"image {sos.shape[0]}×{sos.shape[1]}; canvas {cfg.canvas}×{cfg.canvas}; Fig 4 labels {lo:g}–{hi:g}; "
               f"{int(in_cross.sum())} of {len(ds.labels)} SOS labels in the cross",
-        seeds=(), spread="deterministic", profile=profile,
+        seeds=(), spread="deterministic", profile=profile, model_based=False,
         checks=[("32×32 images", sos.shape == (32, 32)),
                 ("44×44 canvas, labels in [0, 44]", cfg.canvas == 44 and lo >= 0 and hi <= 44),
                 ("cross 13–19 held out", cfg.cross_lo == 13 and cfg.cross_hi == 19 and not in_cross.any())],
     )
 
 
+BUMP_BAR = 0.95  # the bump-generation check: accuracy over every lattice label
+
+
+def _run_records(experiment: str, config_fn) -> tuple[ProfileRuns, list]:
+    """(groups, records by seed) of a single-config experiment (basic, periodic)."""
+    groups = profile_runs(experiment, config_fn)
+    recs = []
+    for run in groups.runs():
+        cfg = config_fn(groups.shown_profile, seed=_seed_of(run))
+        recs.append(query.Record(experiment, (), experiment, cfg, run))
+    return groups, recs
+
+
 @claim("bump-generation", title="The model places the bump where it is told",
        figures=("fig02", "fig07"), source="INFERRED: S1 Fig 2c (accuracy over training)",
        text="A conditional DDPM learns to draw the bump at the conditioned (μx, μy): accuracy rises "
             "to near 100% by the end of training.",
-       check="final accuracy over every lattice label (one bump within ±1 px) (1) ≥ 60%, the paper's "
-             "Fig 5 threshold, and (2) ≥ 95%, for every seed. Measured on the non-periodic `basic` "
-             "experiment until the periodic Fig 2 runs exist.")
+       check=f"final accuracy over every lattice label (one bump within ±1 px) ≥ {BUMP_BAR:.0%}, every seed. "
+             "Every label is a training label here, so the memoriser is the ceiling, not a null: the null "
+             "is a label-blind model (a bump at a random label: 9 of 1024 within ±1 px). Measured on the "
+             "non-periodic `basic` experiment.")
 def _bump_generation(profile: str) -> Result:
-    groups = profile_runs("basic", experiments.basic_config)
-    runs = groups.runs()
-    if not runs:
+    groups, recs = _run_records("basic", experiments.basic_config)
+    if not recs:
         return groups.not_yet_run("no stored run of the `basic` experiment")
-    acc = [100 * r.json("metrics")["accuracy"] for r in runs]
-    seeds = tuple(_seed_of(r) for r in runs)
-    res = Result(
-        value=", ".join(f"{a:.1f}%" for a in acc) + f" (over {runs[0].json('metrics')['n_eval_labels']} labels)",
-        seeds=seeds, spread=_spread(acc), profile=groups.shown_profile,
-        checks=[c for s, a in zip(seeds, acc) for c in ((f"seed {s}: ≥ 60%", a >= 60), (f"seed {s}: ≥ 95%", a >= 95))],
-        runs=tuple(r.provenance for r in runs), judged=groups.judged,
-    )
-    if not groups.judged:
-        res.note = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
-    elif min(acc) < 60:
-        fails = (runs[0].json("metrics").get("curve") or [{}])[-1]
-        res.note = ("the model has not learned the conditioning within this profile's budget: at the end "
-                    f"{fails.get('no_bump', '?')} samples hold no bump, {fails.get('several_bumps', '?')} "
-                    f"several and {fails.get('one_bump_misplaced', '?')} one misplaced bump (seed "
-                    f"{seeds[0]}); see the Fig 7 page")
-    return res
+    acc = [float(correct_of(r).mean()) for r in recs]
+    seeds = tuple(r.params["seed"] for r in recs)
+    chance = 9 / len(correct_of(recs[0]))
+    res = Result(value=", ".join(f"{100 * a:.1f}%" for a in acc) + f" over {len(correct_of(recs[0]))} labels",
+                 seeds=seeds, spread=_spread(acc), profile=groups.shown_profile,
+                 checks=[(f"seed {s}: {100 * a:.1f}% (need ≥ {BUMP_BAR:.0%})", a >= BUMP_BAR) for s, a in zip(seeds, acc)],
+                 runs=_provenance(recs), null=f"label-blind {100 * chance:.1f}%",
+                 classes="; ".join(class_accuracies(r) for r in recs),
+                 score=[("accuracy", s, a, BUMP_BAR, chance) for s, a in zip(seeds, acc)])
+    return finish(res, recs, groups)
 
 
-def _unlearned_note(items) -> str:
-    """A note when the periodic models judged below do not yet place bumps (accuracy < 60%)."""
-    acc = [100 * r.json("metrics")["accuracy"] for _, r, _ in items]
-    if not acc or min(acc) >= 60:
-        return ""
-    return ("measured on a model that does not yet place bumps where it is told (final accuracy "
-            + ", ".join(f"{a:.1f}%" for a in acc) + "): this checks the pipeline, not the paper's claim")
-
-
-def _final_clouds(why: str):
-    """(groups, [(seed, run, final representation cloud)]) of the periodic Fig 2 runs."""
-    groups = profile_runs("periodic", experiments.periodic_config)
-    out = []
+def _final_clouds() -> tuple[ProfileRuns, list]:
+    """(groups, [(record, final representation cloud at t = 0)]) of the periodic Fig 2 runs."""
     from . import clouds
 
-    for r in groups.runs():
-        out.append((_seed_of(r), r, clouds.read(r).cloud(-1, 0)))
-    return groups, out
+    groups, recs = _run_records("periodic", experiments.periodic_config)
+    return groups, [(r, clouds.read(r.run).cloud(-1, 0)) for r in recs]
 
 
-def _torus_result(groups, items, value, checks, spread="—") -> Result:
-    res = Result(value=value, seeds=tuple(s for s, _, _ in items), spread=spread, profile=groups.shown_profile,
-                 checks=checks, runs=tuple(r.provenance for _, r, _ in items), judged=groups.judged)
-    if not groups.judged:
-        res.note = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
-    else:
-        res.note = _unlearned_note(items)
-    return res
+def _torus_result(groups, items, value, checks, spread="—", null="") -> Result:
+    res = Result(value=value, seeds=tuple(r.params["seed"] for r, _ in items), spread=spread,
+                 profile=groups.shown_profile, checks=checks, runs=_provenance([r for r, _ in items]), null=null)
+    return finish(res, [r for r, _ in items], groups)
 
 
 @claim("torus-topology", title="Torus topology (two H₁ points)",
@@ -270,149 +402,191 @@ def _torus_result(groups, items, value, checks, spread="—") -> Result:
             "diagram has two long-lived H₁ points.",
        check="the terminal representation has exactly two long-lived H₁ features by the rule of "
              "`geometry.long_lived` (lifetime > half the longest lifetime in dimensions ≥ 1; ripser on "
-             "300 greedy points of the top-10-PC projection), every seed.")
+             "300 greedy points of the top-10-PC projection), every seed. A planted torus passes, a "
+             "planted disc or ring fails.")
 def _torus_topology(profile: str) -> Result:
     from . import geometry
 
-    groups, items = _final_clouds("periodic")
+    groups, items = _final_clouds()
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
-    counts = [geometry.torus_h_counts(X, seed=s) for s, _, X in items]
-    return _torus_result(groups, items, "; ".join(f"[H₀, H₁, H₂] = {c}" for c in counts),
-                         [(f"seed {s}: two H₁", c[1] == 2) for (s, _, _), c in zip(items, counts)])
+    counts = [h_counts(X) for _, X in items]
+    return _torus_result(groups, items,
+                         "; ".join(f"{c[1]} long-lived H₁ (need 2), {c[2]} H₂" for c in counts),
+                         [(f"seed {r.params['seed']}: {c[1]} long-lived H₁ (need 2)", c[1] == 2)
+                          for (r, _), c in zip(items, counts)])
 
 
-@claim("clifford-dimension", title="Clifford-like, effective dimension ≈ 4",
+CLIFFORD_PR = 3.0  # a Clifford torus spreads its variance over 4 equal directions (PR 4); a 3D torus 2.4
+
+
+@claim("clifford-dimension", title="Clifford-like: four comparable directions",
        figures=("fig02",), source="INFERRED: S1 Fig 2a, 2e–g; S3",
-       text="The terminal representation is Clifford-like (factorized): effective dimension ≈ 4, "
-            "most variance in the top 4 PCs.",
-       check="(1) effective dimension (95% variance) in 3–5 and (2) top-4 explained variance ≥ 0.8, every seed.")
+       text="The terminal representation is Clifford-like (factorized): it spreads over about four "
+            "comparable directions (two orthogonal circles), not a 3D donut.",
+       check=f"effective dimension (95% variance) in 3–5 and participation ratio ≥ {CLIFFORD_PR:g}, every seed "
+             "(one part: four comparable directions). A planted Clifford torus (PR 4) passes and a planted "
+             "standard 3D torus (ED 3, PR 2.4) fails.")
 def _clifford_dimension(profile: str) -> Result:
     from . import geometry
 
-    groups, items = _final_clouds("periodic")
+    groups, items = _final_clouds()
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
-    summ = [geometry.pca_summary(X) for _, _, X in items]
-    checks = [c for (s, _, _), m in zip(items, summ)
-              for c in ((f"seed {s}: ED in 3–5", 3 <= m["var95"] <= 5), (f"seed {s}: top-4 EVR ≥ 0.8", m["top4_cumulative"] >= 0.8))]
-    value = "; ".join(f"ED {m['var95']}, top-4 EVR {m['top4_cumulative']:.2f}" for m in summ)
-    return _torus_result(groups, items, value, checks, _spread([m["var95"] for m in summ]))
+    summ = [geometry.pca_summary(X) for _, X in items]
+    checks = [(f"seed {r.params['seed']}: ED {m['var95']} (need 3–5) and participation ratio "
+               f"{m['participation']:.2f} (need ≥ {CLIFFORD_PR:g})", 3 <= m["var95"] <= 5 and m["participation"] >= CLIFFORD_PR)
+              for (r, _), m in zip(items, summ)]
+    value = "; ".join(f"ED {m['var95']}, participation ratio {m['participation']:.2f} (PC1 holds "
+                      f"{100 * m['ratios'][0]:.0f}% of the variance)" for m in summ)
+    res = _torus_result(groups, items, value, checks, _spread([m["participation"] for m in summ]),
+                        null="standard 3D torus: ED 3, participation ratio 2.4")
+    res.score = [("participation ratio", r.params["seed"], m["participation"], CLIFFORD_PR, 2.4)
+                 for (r, _), m in zip(items, summ)]
+    return res
 
 
 @claim("hyper-factorized", title="Orthogonal, 'hyper-factorized' coding",
        figures=("fig03", "fig08"), source="STATED: S3, S4 (abstract, review); S1 Fig 3",
        text="x and y are coded orthogonally, and different values of the same feature are not "
             "aligned either ('hyper-factorized').",
-       check="median x-on-y orthogonality statistic < 0.2 and median x-on-x and y-on-y orthogonality "
-             "statistics < 0.5 (far from the Clifford torus's 1), every seed.")
+       check="on a torus (two long-lived H₁, as the topology claim), the median x-on-y orthogonality "
+             "statistic < 0.2 and the median x-on-x and y-on-y statistics < 0.5, every seed. A standard 3D "
+             "torus (x-on-y 0.5) and a Clifford torus (x-on-x 1) fail; without the torus condition an "
+             "unstructured random code would pass.")
 def _hyper_factorized(profile: str) -> Result:
     from . import geometry
 
-    groups, items = _final_clouds("periodic")
+    groups, items = _final_clouds()
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
     n = experiments.periodic_config(groups.shown_profile).n
-    med = []
-    for _, _, X in items:
+    checks, values = [], []
+    for r, X in items:
         st = geometry.ring_statistics(X, n, periodic=True)
-        med.append({c: float(np.nanmedian(st[c]["orthogonality"])) for c in geometry.COMPARISONS})
-    checks = [c for (s, _, _), m in zip(items, med)
-              for c in ((f"seed {s}: x-on-y < 0.2", m["x-on-y"] < 0.2), (f"seed {s}: x-on-x < 0.5", m["x-on-x"] < 0.5),
-                        (f"seed {s}: y-on-y < 0.5", m["y-on-y"] < 0.5))]
-    value = "; ".join("median O: " + ", ".join(f"{c} {m[c]:.2f}" for c in geometry.COMPARISONS) for m in med)
-    return _torus_result(groups, items, value, checks)
+        m = {c: float(np.nanmedian(st[c]["orthogonality"])) for c in geometry.COMPARISONS}
+        h1 = h_counts(X)[1]
+        s = r.params["seed"]
+        checks.append((f"seed {s}: {h1} long-lived H₁ (need 2), x-on-y {m['x-on-y']:.2f} (need < 0.2), "
+                       f"x-on-x {m['x-on-x']:.2f} (need < 0.5), y-on-y {m['y-on-y']:.2f} (need < 0.5)",
+                       h1 == 2 and m["x-on-y"] < 0.2 and m["x-on-x"] < 0.5 and m["y-on-y"] < 0.5))
+        values.append("median orthogonality " + ", ".join(f"{c} {m[c]:.2f}" for c in geometry.COMPARISONS))
+    return _torus_result(groups, items, "; ".join(values), checks,
+                         null="3D torus: x-on-y 0.5; Clifford torus: x-on-x 1")
 
 
-@claim("composition", title="Composition from separately seen factors",
-       figures=("fig04", "fig10"), source="STATED: S2, S5; S1 Figs 4, 10",
-       text="A model composes factors it saw separately across their full range, given a few "
-            "compositional examples (stripes + a rim of 2D SOS), into held-out combinations.",
-       check="OOD accuracy in the held-out cross ≥ 60% for the stripe and union models (Fig 4) and "
-             "for the rim model (Fig 10), and < 60% without the rim, every seed.")
-def _composition(profile: str) -> Result:
-    groups, named = figure_records("fig04", "fig10")
-    need = ("fig04_stripes", "fig04_sos_stripes", "fig10_stripes_norim")
-    have = [n for n in need if n in named]
-    if not have:
-        return groups.not_yet_run("needs the SOS/stripe models of Figs 4 and 10")
-    acc = {n: cross_accuracy(named[n].run) for n in have}
-    checks = []
-    for n in ("fig04_stripes", "fig04_sos_stripes"):
-        if n in acc:
-            checks.append((f"{n}: cross accuracy ≥ 60%", acc[n] >= 0.6))
-    if "fig10_stripes_norim" in acc:
-        checks.append(("fig10_stripes_norim: cross accuracy < 60% (no rim)", acc["fig10_stripes_norim"] < 0.6))
-    res = Result(value=", ".join(f"{n.split('_', 1)[1]} {100 * a:.1f}%" for n, a in acc.items()) + " in the cross",
-                 seeds=(0,), profile=groups.shown_profile, checks=checks,
-                 runs=tuple(named[n].run.provenance for n in have), judged=groups.judged)
-    missing = [n for n in need if n not in named]
-    if missing:
-        res.note = "not yet run: " + ", ".join(missing)
-    if not groups.judged:
-        res.note = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
-    return res
+def cross_mask(samples) -> np.ndarray:
+    return samples["mask_vertical"] | samples["mask_horizontal"] | samples["mask_intersection"]
 
 
 def cross_accuracy(run) -> float:
     """Accuracy over the held-out cross of Fig 4 (its vertical, horizontal and intersection parts)
     of a stored composition run."""
     s = run.arrays("samples")
-    cross = s["mask_vertical"] | s["mask_horizontal"] | s["mask_intersection"]
-    return float(s["correct"][cross].mean())
+    return float(s["correct"][cross_mask(s)].mean())
 
 
-def figure_records(*figures: str, seed: int = 0) -> tuple[ProfileRuns, dict]:
-    """(groups, {name: record}) of the stored runs of ``figures`` (:func:`compdiff.query.records`)
-    at the most faithful profile that holds any of them; one run may carry several names (Fig 4g's
-    models are Fig 5b's too)."""
-    from . import query
+COMPOSE_BAR = 0.6  # the composition check: accuracy in the held-out cross
 
-    by_profile, named = {}, {}
-    for p in experiments.PROFILES:
-        named[p] = {r.name: r for f in figures for r in query.records(f, p, seed=seed) if r.stored}
-        by_profile[p] = list({r.run_id: r.run for r in named[p].values()}.values())
-    groups = ProfileRuns(", ".join(figures), by_profile)
-    return groups, named.get(groups.shown_profile, {}) if groups.shown_profile else {}
+
+def _beats_memoriser_on(rec, mask) -> baselines.Comparison:
+    b = null_of(rec)
+    return baselines.beats(correct_of(rec), b.memoriser, mask & b.isolated)
+
+
+@claim("composition", title="Composition from separately seen factors",
+       figures=("fig04", "fig10"), source="STATED: S2, S5; S1 Figs 4, 10",
+       text="A model composes factors it saw separately across their full range, given a few "
+            "compositional examples (stripes + a rim of 2D SOS), into held-out combinations.",
+       check=f"for the stripe + rim model (Figs 4, 10) and the SOS + stripe union model (Fig 4): accuracy in "
+             f"the held-out cross ≥ {COMPOSE_BAR:.0%}, and on the cross's isolated labels (no training label "
+             "within ±1 px) it beats the memoriser, every seed. The model without the rim is a control: shown "
+             "beside, not judged.")
+def _composition(profile: str) -> Result:
+    groups, named = figure_records("fig04", "fig10")
+    judged_names = ("fig04_stripes", "fig04_sos_stripes")
+    seeds = seeds_with(named, [n for n in judged_names if n in named])
+    if not seeds:
+        return groups.not_yet_run("needs the SOS/stripe models of Figs 4 and 10")
+    checks, parts, used, score, nulls = [], [], [], [], []
+    for s in seeds:
+        for n in judged_names:
+            if n not in named or s not in named[n]:
+                continue
+            rec = named[n][s]
+            samples = rec.run.arrays("samples")
+            cross = cross_mask(samples)
+            acc = float(correct_of(rec)[cross].mean())
+            cmp = _beats_memoriser_on(rec, cross)
+            checks.append((f"seed {s}, {n}: cross {100 * acc:.1f}% (need ≥ {COMPOSE_BAR:.0%}); isolated cross labels "
+                           f"{cmp.describe()} against the memoriser (need it beaten)", acc >= COMPOSE_BAR and cmp.passed))
+            parts.append(f"{n.split('_', 1)[1]} {100 * acc:.1f}%")
+            nulls.append(f"{n.split('_', 1)[1]} {100 * float(null_of(rec).memoriser[cross].mean()):.1f}%")
+            score.append((n, s, acc, COMPOSE_BAR, float(null_of(rec).memoriser[cross].mean())))
+            used.append(rec)
+    control = ""
+    if "fig10_stripes_norim" in named:
+        r = next(iter(named["fig10_stripes_norim"].values()))
+        control = f"; control without the rim: {100 * cross_accuracy(r.run):.1f}% (not judged)"
+    res = Result(value=", ".join(parts) + " in the cross" + control, seeds=seeds, profile=groups.shown_profile,
+                 checks=checks, runs=_provenance(used), null="memoriser in the cross: " + ", ".join(nulls),
+                 score=score, classes="; ".join(f"{r.name} (seed {r.params['seed']}): {class_accuracies(r)}" for r in used))
+    missing = [n for n in judged_names if n not in named]
+    if missing:
+        res.note = "not yet run: " + ", ".join(missing)
+    return finish(res, used, groups)
 
 
 @claim("interpolation", title="Interpolation is limited",
        figures=("fig04", "fig11"), source="STATED: S2, S5; S1 Figs 4, 11b",
        text="Interpolation is limited: a model that never saw a range of one factor fails there, "
-            "and OOD accuracy decays as the lesion widens.",
-       check="(1) the 2D-SOS-only model's accuracy in the cross < 60%; (2) OOD accuracy falls "
-             "from the narrowest to the widest lesion (Spearman ρ < 0), every seed.")
+            "and fails across a wide lesion.",
+       check="(1) the 2D-SOS-only model (Fig 4) does not beat the memoriser on the cross's isolated labels; "
+             f"(2) the widest lesion's model (Fig 11) scores < {COMPOSE_BAR:.0%} on the lesion's isolated labels, "
+             "every seed. A claim of a limit has the perfect model as its null: a model that interpolates "
+             "everywhere fails both parts; the memoriser passes them.")
 def _interpolation(profile: str) -> Result:
     groups, named = figure_records("fig04", "fig11")
-    lesions = sorted((r for r in named.values() if r.params["dataset"] == "bump_lesion"),
-                     key=lambda r: r.params["lesion_width"])
-    if "fig04_sos_cross" not in named and len(lesions) < 2:
+    lesions = sorted((n for n in named if next(iter(named[n].values())).params["dataset"] == "bump_lesion"),
+                     key=lambda n: next(iter(named[n].values())).params["lesion_width"])
+    widest = lesions[-1] if lesions else None
+    need = [n for n in ("fig04_sos_cross", widest) if n]
+    seeds = seeds_with(named, need)
+    if not seeds:
         return groups.not_yet_run("needs the models of Figs 4 and 11")
-    checks, parts, used = [], [], []
-    if "fig04_sos_cross" in named:
-        a = cross_accuracy(named["fig04_sos_cross"].run)
-        checks.append(("2D-SOS-only model: cross accuracy < 60%", a < 0.6))
-        parts.append(f"2D SOS only: {100 * a:.1f}% in the cross")
-        used.append(named["fig04_sos_cross"].run)
-    if len(lesions) >= 2:
-        w = [r.params["lesion_width"] for r in lesions]
-        ood = [r.run.json("metrics")["regions"]["ood"] for r in lesions]
-        rho = _spearman(w, ood)
-        checks.append((f"lesion OOD accuracy falls with w (Spearman ρ = {rho:.2f} < 0)", rho < 0))
-        parts.append("lesion OOD " + ", ".join(f"w={x:g}: {100 * a:.1f}%" for x, a in zip(w, ood)))
-        used += [r.run for r in lesions]
-    res = Result(value="; ".join(parts), seeds=(0,), profile=groups.shown_profile, checks=checks,
-                 runs=tuple(r.provenance for r in used), judged=groups.judged)
-    if not groups.judged:
-        res.note = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
-    return res
+    checks, parts, used, nulls = [], [], [], []
+    for s in seeds:
+        rec = named["fig04_sos_cross"][s] if "fig04_sos_cross" in named else None
+        if rec is not None:
+            cmp = _beats_memoriser_on(rec, cross_mask(rec.run.arrays("samples")))
+            checks.append((f"seed {s}: 2D-SOS-only model on isolated cross labels {cmp.describe()} against the "
+                           "memoriser (need: not beaten)", not cmp.passed))
+            parts.append(f"2D SOS only: {100 * cmp.model:.1f}% on isolated cross labels")
+            nulls.append(f"memoriser {100 * cmp.baseline:.1f}%")
+            used.append(rec)
+        if widest:
+            rec = named[widest][s]
+            b = null_of(rec)
+            iso = b.isolated
+            acc = float(correct_of(rec)[iso].mean()) if iso.any() else float("nan")
+            checks.append((f"seed {s}: widest lesion (w = {rec.params['lesion_width']:g}) {100 * acc:.1f}% on its "
+                           f"{int(iso.sum())} isolated labels (need < {COMPOSE_BAR:.0%})", bool(acc < COMPOSE_BAR)))
+            used.append(rec)
+    lesion_parts = []
+    for n in lesions:
+        rec = next(iter(named[n].values()))
+        b = null_of(rec)
+        m = rec.run.json("metrics")
+        iso = f", isolated {100 * correct_of(rec)[b.isolated].mean():.1f}%" if b.isolated.any() else ""
+        lesion_parts.append(f"w={rec.params['lesion_width']:g}: OOD {100 * m['regions']['ood']:.1f}% "
+                            f"(memoriser {100 * b.memoriser[b.held_out].mean():.1f}%){iso}")
+    res = Result(value="; ".join(parts + ["lesion " + ", ".join(lesion_parts)]), seeds=seeds,
+                 profile=groups.shown_profile, checks=checks, runs=_provenance(used), null=", ".join(nulls),
+                 classes="; ".join(f"{r.name} (seed {r.params['seed']}): {class_accuracies(r)}" for r in used))
+    return finish(res, used, groups)
 
 
-def _spearman(x, y) -> float:
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    if np.std(rx) == 0 or np.std(ry) == 0:
-        return 0.0
-    return float(np.corrcoef(rx, ry)[0, 1])
+HOLE_GAP = 0.10  # the holes check: interior OOD accuracy above exterior by at least this
 
 
 @claim("holes", title="Interior holes are filled better than exterior ones",
@@ -420,78 +594,100 @@ def _spearman(x, y) -> float:
                                   "direction is INFERRED",
        text="A model trained without a W×W square of labels generates those labels better when the square "
             "is inside the manifold (interpolation between seen values) than when it sits at its edge "
-            "(extrapolation), and worse as W grows. The caption states only that accuracy is plotted "
-            "against W for both.",
-       check="for bumps and SOS: (1) at every W, OOD accuracy of the interior model ≥ that of the exterior "
-             "model; (2) OOD accuracy does not rise from the smallest to the largest W, for either position, "
-             "every seed. (Written after the two W = 4 bump models were seen.)")
+            "(extrapolation). The caption states only that accuracy is plotted against W for both.",
+       check=f"for bumps and SOS at the largest W: the interior model beats the memoriser on the square's "
+             f"isolated labels, and its OOD accuracy exceeds the exterior model's by ≥ {100 * HOLE_GAP:.0f} points, "
+             "every seed. (Written after the two W = 4 bump models were seen; a perfect model, with no gap, fails.)")
 def _holes(profile: str) -> Result:
-    from . import query
-
-    groups, hole = figure_records("fig12")
-    if not hole:
+    groups, named = figure_records("fig12")
+    if not named:
         return groups.not_yet_run("needs the models of Fig 12")
-    ood = {}
-    for r in hole.values():
-        p = r.params
-        ood[(p["kind"], p["hole"], p["hole_width"])] = r.run.json("metrics")["regions"]["ood"]
-    checks, parts = [], []
+    by = {}
+    for n, by_seed in named.items():
+        p = next(iter(by_seed.values())).params
+        by[(p["kind"], p["hole"], p["hole_width"])] = n
+    checks, parts, used, seeds_all = [], [], [], set()
     for kind in ("bump", "sos"):
-        widths = sorted({w for k, h, w in ood if k == kind})
-        for w in widths:
-            a, b = ood.get((kind, "interior", w)), ood.get((kind, "exterior", w))
-            if a is not None and b is not None:
-                checks.append((f"{kind}, W = {w:g}: interior OOD {100 * a:.1f}% ≥ exterior {100 * b:.1f}%", a >= b))
+        widths = sorted({w for k, h, w in by if k == kind})
         for pos in ("interior", "exterior"):
-            ws = [w for w in widths if (kind, pos, w) in ood]
-            if len(ws) >= 2:
-                lo, hi = ood[(kind, pos, ws[0])], ood[(kind, pos, ws[-1])]
-                checks.append((f"{kind} {pos}: OOD {100 * lo:.1f}% at W = {ws[0]:g} ≥ {100 * hi:.1f}% at W = {ws[-1]:g}",
-                               hi <= lo))
-            parts.append(f"{kind} {pos}: " + ", ".join(f"W={w:g}: {100 * ood[(kind, pos, w)]:.1f}%" for w in ws))
-    res = Result(value="OOD accuracy " + "; ".join(p for p in parts if not p.endswith(": ")), seeds=(0,),
-                 profile=groups.shown_profile, checks=checks, judged=groups.judged,
-                 runs=tuple(r.run.provenance for r in hole.values()))
+            ws = [w for w in widths if (kind, pos, w) in by]
+            vals = []
+            for w in ws:
+                rec = next(iter(named[by[(kind, pos, w)]].values()))
+                vals.append(f"W={w:g}: {100 * rec.run.json('metrics')['regions']['ood']:.1f}%")
+            if ws:
+                parts.append(f"{kind} {pos}: " + ", ".join(vals))
+        if not widths:
+            continue
+        wmax = widths[-1]
+        ni, ne = by.get((kind, "interior", wmax)), by.get((kind, "exterior", wmax))
+        if not (ni and ne):
+            continue
+        for s in seeds_with(named, [ni, ne]):
+            ri, re_ = named[ni][s], named[ne][s]
+            ai, ae = (float(r.run.json("metrics")["regions"]["ood"]) for r in (ri, re_))
+            cmp = _beats_memoriser_on(ri, null_of(ri).held_out)
+            checks.append((f"seed {s}, {kind} W = {wmax:g}: interior on isolated labels {cmp.describe()} against the "
+                           f"memoriser (need it beaten); OOD interior {100 * ai:.1f}% vs exterior {100 * ae:.1f}% "
+                           f"(need ≥ {100 * HOLE_GAP:.0f} points more)", cmp.passed and ai - ae >= HOLE_GAP))
+            used += [ri, re_]
+            seeds_all.add(s)
+    if not checks:
+        return groups.not_yet_run("needs the interior and exterior models of Fig 12 at one W")
+    res = Result(value="OOD accuracy " + "; ".join(parts), seeds=tuple(sorted(seeds_all)),
+                 profile=groups.shown_profile, checks=checks, runs=_provenance(used),
+                 classes="; ".join(f"{r.name} (seed {r.params['seed']}): {class_accuracies(r)}" for r in used))
     n_all = len(query.records("fig12", groups.shown_profile or "cpu"))
-    if len(hole) < n_all:
-        res.note = f"{len(hole)} of {n_all} Fig 12 models stored"
-    return res
+    if len(named) < n_all:
+        res.note = f"{len(named)} of {n_all} Fig 12 models stored"
+    return finish(res, used, groups)
 
 
-@claim("sample-efficiency", title="Data needed ∝ N with stripes, ∝ N² without",
-       figures=("fig05",), source="threshold STATED, slopes INFERRED: S1 Fig 5c",
-       text="With 1D stripes mixed in, the data needed for 60% accuracy grows ∝ N; with 2D bumps "
-            "only, ∝ N².",
-       check="fitted log-log slope of the mixed set < 1.5 and of the 2D-only set > 1.5, every seed.")
+@claim("sample-efficiency", title="Isolated factors make learning data-efficient",
+       figures=("fig05",), source="STATED: S2 (abstract: 'far more data-efficient'); slopes INFERRED: S1 Fig 5c",
+       text="Training on isolated factors (2D bumps mixed with 1D stripes) reaches 60% accuracy with far "
+            "fewer images than 2D bumps alone; the images needed grow ∝ N with stripes and ∝ N² without.",
+       check="at every N where both crossings are read, the mixed set needs fewer training images (stripes "
+             "counted) than the 2D-only set, every seed. The fitted slopes are shown, not judged: a null in which "
+             "both kinds simply need a fixed share of the 2D lattice already gives ≈ N^1.2 with stripes (their "
+             "12N images) and N² without.")
 def _sample_efficiency(profile: str) -> Result:
     from . import efficiency
 
     groups, named = figure_records("fig05")
     g = experiments.efficiency_grid(groups.shown_profile or "cpu")
-    rows = efficiency.sweep_table(named.values())
-    need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
-    usable = {k: {N: v.value for N, v in d.items() if v.how == "interpolated"} for k, d in need.items()}
-    fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
-    if any(f is None for f in fits.values()):
-        have = {k: sorted(v) for k, v in usable.items()}
-        return groups.not_yet_run(f"needs the N × subsampling sweep of Fig 5: a 60% crossing at two or more "
-                                  f"N per data kind (so far at N = {have['bump']} for 2D only, "
-                                  f"{have['mixed']} for mixed; {len(rows)} runs stored)")
-    checks = [(f"mixed slope {fits['mixed'].slope:.2f} < 1.5", fits["mixed"].slope < 1.5),
-              (f"2D-only slope {fits['bump'].slope:.2f} > 1.5", fits["bump"].slope > 1.5)]
+    seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
+    checks, values, used, score = [], [], [], []
+    for s in seeds:
+        recs = [by_seed[s] for by_seed in named.values() if s in by_seed]
+        rows = efficiency.sweep_table(recs)
+        need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
+        fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
+        both = [N for N in g.frame_sizes if all(N in need[k] and need[k][N].how == "interpolated" for k in need)]
+        if not both and all(f is None for f in fits.values()):
+            continue
+        used += recs
+        for N in both:
+            m, b = need["mixed"][N].value, need["bump"][N].value
+            checks.append((f"seed {s}, N = {N}: mixed needs {m:.0f} images, 2D-only {b:.0f} (need fewer with stripes)", m < b))
+            score.append((f"N = {N}: images with stripes / without", s, m / b, 1.0, 1.0, False))
 
-    def fmt(f):
-        ci = "" if np.isnan(f.lo) else f" [{f.lo:.2f}, {f.hi:.2f}]"
-        return f"{f.slope:.2f}{ci} ({f.points} N)"
+        def fmt(f):
+            if f is None:
+                return "not fitted (fewer than two N)"
+            return f"N^{f.slope:.2f}" + ("" if np.isnan(f.lo) else f" [{f.lo:.2f}, {f.hi:.2f}]") + f" ({f.points} N)"
 
-    used = [r["run"] for r in rows]
-    return Result(value=f"slope 2D only {fmt(fits['bump'])}; mixed {fmt(fits['mixed'])}", seeds=(0,),
-                  profile=groups.shown_profile, checks=checks, judged=groups.judged,
-                  runs=tuple(dict.fromkeys(r.provenance for r in used)),
-                  note=("; ".join(f"the {k} fit rests on {f.points} N, too few for an interval" for k, f in fits.items()
-                                  if f.points < 3) + "; " if any(f.points < 3 for f in fits.values()) else "")
-                       + "data needed for 60%: " + "; ".join(
-                      f"{k}: " + ", ".join(f"N={N}: {v:.0f}" for N, v in sorted(usable[k].items())) for k in usable))
+        fm, fb = fits["mixed"], fits["bump"]
+        values.append("images for 60%: " + "; ".join(
+            f"N={N}: mixed {need['mixed'][N].value:.0f} vs 2D-only {need['bump'][N].value:.0f}" for N in both)
+            + f"; slope mixed {fmt(fm)}, 2D-only {fmt(fb)}")
+    if not checks:
+        return groups.not_yet_run("needs the N × subsampling sweep of Fig 5: a 60% crossing of both kinds at one N")
+    res = Result(value="; ".join(values), seeds=tuple(sorted({r.params['seed'] for r in used})),
+                 profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score,
+                 note="the mixed sets contain all 12N stripes of their canvas, so their images grow ∝ N "
+                      "whatever the model learns; the claim is judged on the images needed, as the paper states it")
+    return finish(res, used, groups)
 
 
 @claim("percolation-simulation", title="Percolation simulation: λ_c falls with σ",
@@ -532,63 +728,85 @@ def _percolation(profile: str) -> Result:
         if finite.size:
             spreads.append(f"{thr:g}: max range {np.max(finite.max(0) - finite.min(0)):.3f}")
     return Result(value="; ".join(short), seeds=seeds, spread="; ".join(spreads), profile=profile, checks=checks,
-                  note="; ".join(cells) + f" ({cfg.trials} random draws per (σ, λ) and seed; mean λ_c over seeds)")
+                  model_based=False,
+                  note="; ".join(cells) + f" ({cfg.trials} random draws per (σ, λ) and seed; mean λ_c over seeds; "
+                                          f"{cfg.overlap} overlap, as the paper's Fig 6b)")
 
 
 ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulated λ_c| ≤ this
+MIN_ISOLATED = 10  # fewer isolated held-out labels than this: compare on all held-out labels
 
 
 @claim("percolation-onset", title="Accuracy jumps at the percolation λ_c(σ)",
        figures=("fig06", "fig14"), source="INFERRED: S2 ('sudden onset'); S1 Fig 6e",
        text="Model accuracy jumps where the simulation percolates: the λ of the accuracy rise "
             "follows the simulated λ_c(σ), and σ = 0.1 never succeeds.",
-       check=f"for every σ, the λ where terminal accuracy first reaches 50% lies within {ONSET_TOLERANCE:g} of "
-             "the simulated λ_c(σ) (both never, for σ = 0.1), every seed; a σ whose stored λ leave "
-             "the onset in an interval is judged only if the whole interval passes or fails.")
+       check=f"for every σ, the λ where accuracy on the held-out labels first reaches 50% (λ < 1: at λ = 1 "
+             f"nothing is held out) lies within {ONSET_TOLERANCE:g} of the simulated λ_c(σ) with the overlap "
+             "the model sees (the rendered pixels; the analytic overlap is shown beside), both never where the "
+             "bumps never connect; and at the first stored λ at or above the onset the model beats the "
+             "memoriser on the held-out labels; every seed. A σ whose stored λ leave the onset in an interval "
+             "is judged only if the whole interval passes or fails.")
 def _percolation_onset(profile: str) -> Result:
     from . import efficiency, percolation
 
     groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
     g = experiments.efficiency_grid(prof)
-    rows = efficiency.sweep_table(named.values())
-    onsets = {s: efficiency.onset(rows, s, grid=g.keep_fractions) for s in g.sigmas}
-    if not rows:
+    if not named:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (0 of "
                                   f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
-    lam_grid = np.asarray(pc.keep_fractions)
     sigmas = list(g.sigmas)
-    mass = pc.mass_ratio_curves(pc.fig6_threshold, sigmas)
-    sim = dict(zip(sigmas, percolation.crossing(lam_grid, mass, level=0.5)))
+    sim = {}
+    for overlap in ("pixel", "analytic"):
+        cfg = experiments.replace(pc, overlap=overlap)
+        sim[overlap] = dict(zip(sigmas, percolation.crossing(pc.keep_fractions, cfg.mass_ratio_curves(pc.fig6_threshold, sigmas),
+                                                              level=0.5)))
     f = lambda v: "never" if np.isnan(v) else f"{v:.2f}"
-    checks, parts, open_, partial, judged_s = [], [], [], [], []
-    for s in sigmas:
-        o = onsets[s]
-        parts.append(f"σ={s:g}: {o.describe()} vs {f(sim[s])}")
-        ok = efficiency.onset_matches(o, sim[s], ONSET_TOLERANCE)
-        if ok is None:
-            open_.append(f"σ = {s:g} ({len(o.keep_fractions)} of {len(g.keep_fractions)} λ stored: "
-                         + ("none" if o.how == "none" else f"onset {o.describe()}") + ")")
-            continue
-        if len(o.keep_fractions) < len(g.keep_fractions):
-            partial.append(f"σ = {s:g} (λ {', '.join(f'{x:g}' for x in o.keep_fractions)}"
-                           + ("" if o.monotone else "; NOT monotone") + ")")
-        checks.append((f"σ = {s:g}: model onset {o.describe()} vs simulated λ_c {f(sim[s])}", bool(ok)))
-        judged_s.append(s)
+    seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
+    checks, parts, open_, used = [], [], [], []
+    for seed in seeds:
+        recs = [by_seed[seed] for by_seed in named.values() if seed in by_seed]
+        # generalisation: accuracy on the held-out labels (a λ = 1 model has none, and is left out)
+        rows = [{**r, "accuracy": r["ood"]} for r in efficiency.sweep_table(recs) if r["ood"] is not None]
+        grid = tuple(lam for lam in g.keep_fractions if lam < 1)
+        for s in sigmas:
+            o = efficiency.onset(rows, s, grid=grid)
+            parts.append(f"σ={s:g}: {o.describe()} vs {f(sim['pixel'][s])} (analytic {f(sim['analytic'][s])})")
+            ok = efficiency.onset_matches(o, sim["pixel"][s], ONSET_TOLERANCE)
+            if ok is None:
+                open_.append(f"σ = {s:g} ({len(o.keep_fractions)} of {len(grid)} λ < 1 stored: "
+                             + ("none" if o.how == "none" else f"onset {o.describe()}") + ")")
+                continue
+            above = [r for r in recs if r.params["sigma"] == s and r.params["keep_fraction"] >= (o.value if np.isfinite(o.value) else o.hi)
+                     and null_of(r).held_out.any()]
+            guard = ""
+            if np.isfinite(o.hi) and o.how != "never":
+                if above:
+                    r0 = min(above, key=lambda r: r.params["keep_fraction"])
+                    b0 = null_of(r0)
+                    # isolated labels where there are enough of them: there the memoriser scores 0, so
+                    # beating it means generalising beyond copying a neighbour
+                    mask, which = (b0.isolated, "isolated") if b0.isolated.sum() >= MIN_ISOLATED else (b0.held_out, "held-out")
+                    cmp = baselines.beats(correct_of(r0), b0.memoriser, mask)
+                    ok = ok and cmp.passed
+                    guard = (f"; at λ = {r0.params['keep_fraction']:g}, {which} labels {cmp.describe()} against the "
+                             "memoriser (need it beaten)")
+                    used.append(r0)
+                else:
+                    guard = "; no held-out labels above the onset to compare with the memoriser"
+            checks.append((f"seed {seed}, σ = {s:g}: model onset {o.describe()} vs simulated λ_c {f(sim['pixel'][s])} "
+                           f"(need within {ONSET_TOLERANCE:g})" + guard, bool(ok)))
+            used += [r for r in recs if r.params["sigma"] == s]
     if not checks:
         return groups.not_yet_run("no σ column decides its onset yet: " + "; ".join(open_))
-    notes = []
-    if partial:
-        notes.append("read from partial λ columns, as if accuracy never falls as λ grows: " + "; ".join(partial))
-    if open_:
-        notes.append("not decided yet: " + "; ".join(open_))
+    res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
+                 profile=prof, checks=checks, runs=_provenance(used))
     if open_:  # the claim is about every σ: no verdict until each one's onset is decided
-        notes.insert(0, f"no verdict until every σ is decided ({len(checks)} of {len(sigmas)} so far: "
-                        f"{sum(ok for _, ok in checks)} pass)")
-    return Result(value="λ at 50% accuracy vs simulated λ_c: " + "; ".join(parts), seeds=(0,), profile=prof,
-                  checks=checks, judged=groups.judged and not open_, note="; ".join(notes),
-                  runs=tuple(dict.fromkeys(r["run"].provenance for r in rows if r["sigma"] in judged_s)))
+        res.undecided = (f"not every σ is decided ({len(checks)} of {len(sigmas) * len(seeds)} so far): "
+                         + "; ".join(open_))
+    return finish(res, used, groups)
 
 
 @claim("continuous-manifold", title="More continuous manifolds at larger σ, λ",
@@ -603,29 +821,33 @@ def _continuous_manifold(profile: str) -> Result:
     groups, named = figure_records("fig15")
     prof = groups.shown_profile or "cpu"
     g = experiments.efficiency_grid(prof)
-    rows = efficiency.sweep_table(named.values())
-    sizes = {(r["sigma"], r["keep_fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"]))
-             for r in rows}
-    comp = {key: len(v) for key, v in sizes.items()}
-    checks = []
-    for s in g.sigmas:  # along λ at fixed σ
-        c = [comp[(s, lam)] for lam in g.keep_fractions if (s, lam) in comp]
-        if len(c) >= 2:
-            checks.append((f"σ = {s:g}: components along λ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
-    for lam in g.keep_fractions:  # along σ at fixed λ
-        c = [comp[(s, lam)] for s in g.sigmas if (s, lam) in comp]
-        if len(c) >= 2:
-            checks.append((f"λ = {lam:g}: components along σ {c} do not rise", bool(np.all(np.diff(c) <= 0))))
+    seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
+    checks, values, used = [], [], []
+    for seed in seeds:
+        recs = [by_seed[seed] for by_seed in named.values() if seed in by_seed]
+        rows = efficiency.sweep_table(recs)
+        sizes = {(r["sigma"], r["keep_fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"]))
+                 for r in rows}
+        comp = {key: len(v) for key, v in sizes.items()}
+        for s in g.sigmas:  # along λ at fixed σ
+            c = [comp[(s, lam)] for lam in g.keep_fractions if (s, lam) in comp]
+            if len(c) >= 2:
+                checks.append((f"seed {seed}, σ = {s:g}: components along λ {c} (need no rise)", bool(np.all(np.diff(c) <= 0))))
+        for lam in g.keep_fractions:  # along σ at fixed λ
+            c = [comp[(s, lam)] for s in g.sigmas if (s, lam) in comp]
+            if len(c) >= 2:
+                checks.append((f"seed {seed}, λ = {lam:g}: components along σ {c} (need no rise)", bool(np.all(np.diff(c) <= 0))))
+        values.append("k-NN components (σ, λ): " + ", ".join(
+            f"({s:g}, {lam:g}): {comp[(s, lam)]} (largest {100 * v[0] / v.sum():.0f}%)" for (s, lam), v in sorted(sizes.items())))
+        used += recs
     if not checks:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (two runs along σ or λ; "
-                                  f"{len(rows)} stored)")
-    return Result(value="k-NN components (σ, λ): " + ", ".join(
-                      f"({s:g}, {l:g}): {comp[(s, l)]} (largest {100 * v[0] / v.sum():.0f}%)" for (s, l), v in sorted(sizes.items())),
-                  seeds=(0,), profile=prof, checks=checks, judged=groups.judged,
-                  runs=tuple(r["run"].provenance for r in rows),
-                  note=f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
-                       f"(t = 0, stored PC scores), with the share of the points in its largest component; "
-                       f"{len(rows)} of {len(g.sigmas) * len(g.keep_fractions)} runs stored")
+                                  f"{len(named)} stored)")
+    res = Result(value="; ".join(values), seeds=seeds, profile=prof, checks=checks, runs=_provenance(used),
+                 note=f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
+                      f"(t = 0, stored PC scores), with the share of the points in its largest component; "
+                      f"{len(named)} of {len(g.sigmas) * len(g.keep_fractions)} runs stored")
+    return finish(res, used, groups)
 
 
 def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None) -> dict:
@@ -638,6 +860,6 @@ def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None) -> dict:
     for k in keys:
         res = CLAIMS[k].measure(profile)
         if not isinstance(res, Result):
-            raise TypeError(f"claim {k!r} returned {type(res).__name__}, not a report.Result")
+            raise TypeError(f"claim {k!r} returned {type(res).__name__}, not a claims.Result")
         out[k] = res
     return out

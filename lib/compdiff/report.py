@@ -10,16 +10,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, experiments, paths, store
 from .claims import (CLAIMS, VERDICT_RULE, VERDICTS, Claim, Result, claim, measure_all, not_yet_run,
-                     profile_runs, verdict)
+                     profile_runs, reading, verdict, verdict_text)
 
 BADGES = {
     "reproduced": "{bdg-success}`reproduced`",
     "partly": "{bdg-warning}`partly`",
     "not reproduced": "{bdg-danger}`not reproduced`",
-    "not yet run": "{bdg-muted}`not yet run`",
+    "provisional": "{bdg-info}`provisional`",
+    "undecided": "{bdg-muted}`undecided`",
 }
+SCORECARD = "_generated/scorecard.png"  # beside report.md; made with it, not committed (.gitignore)
+
+
+def badge(result: Result) -> str:
+    """The verdict's badge, with what a provisional claim reads so far."""
+    v = verdict(result)
+    if v == "provisional":
+        n = len(result.seeds)
+        return f"{{bdg-info}}`provisional ({n} seed{'s' if n != 1 else ''})` reads {reading(result)}"
+    return BADGES[v]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,7 +66,8 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | None = None) -> str:
+def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | None = None,
+                    scorecard_path: str | None = None) -> str:
     results = measure_all(profile) if results is None else results
     toc = _toc_files()
     verdicts = {k: verdict(r) for k, r in results.items()}
@@ -72,6 +86,8 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
         "",
         "**Summary:** " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".",
         "",
+        *([f"![Scorecard: each claim's number per seed against its threshold and the null]({scorecard_path})", ""]
+          if scorecard_path else []),
         "## How a verdict is decided",
         "",
         VERDICT_RULE,
@@ -83,27 +99,36 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
         "",
         "## Claims",
         "",
-        "| # | claim | our number | seeds · spread | profile | verdict | figures |",
-        "|---|---|---|---|---|---|---|",
+        "| # | claim | our number | null | seeds · spread | profile | verdict | figures |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, (k, res) in enumerate(results.items(), 1):
         c = CLAIMS[k]
         seeds = ", ".join(map(str, res.seeds)) if res.seeds else "—"
         lines.append(
-            f"| {i} | {_cell(c.title)} | {_cell(res.value)} | {_cell(seeds)} · {_cell(res.spread)} | "
-            f"{_cell(res.profile or '—')} | {BADGES[verdicts[k]]} | "
+            f"| {i} | {_cell(c.title)} | {_cell(res.value)} | {_cell(res.null or '—')} | {_cell(seeds)} · "
+            f"{_cell(res.spread)} | {_cell(res.profile or '—')} | {badge(res)} | "
             f"{', '.join(figure_link(f, toc) for f in c.figures)} |"
         )
     lines += ["", "## Each claim's check", ""]
     for i, (k, res) in enumerate(results.items(), 1):
         c = CLAIMS[k]
         lines += [f"### {i}. {c.title}", "", f"- **Claim** ({c.source}): {c.text}", f"- **Check:** {c.check}",
-                  f"- **Verdict:** {BADGES[verdicts[k]]}"]
+                  f"- **Verdict:** {badge(res)}"]
+        if verdict(res) == "undecided":
+            lines.append(f"- **Why undecided:** {verdict_text(res).split(': ', 1)[1]}")
         if res.checks:
             passed = sum(bool(ok) for _, ok in res.checks)
             failed = [d for d, ok in res.checks if not ok]
+            ok_ = [d for d, ok in res.checks if ok]
             lines.append(f"- **Parts passed:** {passed} of {len(res.checks)}"
-                         + (f"; failed: {'; '.join(failed)}" if failed else ""))
+                         + (f": {'; '.join(ok_)}" if ok_ else ""))
+            if failed:
+                lines.append(f"- **Parts failed:** {'; '.join(failed)}")
+        if res.null:
+            lines.append(f"- **Null:** {res.null}")
+        if res.classes:
+            lines.append(f"- **By label class:** {res.classes}")
         if res.note:
             lines.append(f"- **Note:** {res.note}")
         for prov in res.runs:
@@ -112,14 +137,56 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def scorecard(results: dict, path: Path) -> Path | None:
+    """The report's scorecard figure: per claim, each seed's measured value against its threshold
+    (dashed) and the null's value (×), so a reader sees how far each claim is from passing."""
+    rows = [(CLAIMS[k].title, *pt) for k, r in results.items() for pt in r.score]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(f"{t} · {lab}" for t, lab, *_ in rows))
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(labels) + 1.4))
+    for t, lab, seed, value, threshold, null, *rest in rows:
+        higher = rest[0] if rest else True  # False: the check passes below its threshold
+
+        def rel(v):  # > 1 passes, whichever way the check points
+            v = max(float(v), 1e-3 * threshold)
+            return v / threshold if higher else threshold / v
+
+        y = labels.index(f"{t} · {lab}")
+        ax.plot(rel(value), y, "o", color="tab:blue", ms=6, alpha=0.8)
+        if null is not None and np.isfinite(null):
+            ax.plot(rel(null), y, "x", color="tab:red", ms=7)
+    ax.axvline(1.0, color="0.3", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(right=max(ax.get_xlim()[1], 2.0))
+    ax.set_xlabel("measured value relative to the check's threshold (right of the dashed line passes)\n"
+                  "o: each seed · ×: the null", fontsize=8)
+    ax.set_title("Scorecard: how far each claim's number is from passing", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def write(path: Path | None = None, profile: str = experiments.DEFAULT_PROFILE) -> Path:
     path = Path(path) if path else paths.BOOK / "report.md"
-    text = render_markdown(profile)
+    results = measure_all(profile)
+    card = scorecard(results, path.parent / SCORECARD)
+    text = render_markdown(profile, results, scorecard_path=SCORECARD if card else None)
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(path)
     return path
 
 
-__all__ = ["CLAIMS", "Claim", "Result", "VERDICTS", "VERDICT_RULE", "claim", "verdict", "profile_runs",
-           "render_markdown", "write", "measure_all", "figure_link", "not_yet_run"]
+__all__ = ["CLAIMS", "Claim", "Result", "VERDICTS", "VERDICT_RULE", "claim", "verdict", "verdict_text", "reading",
+           "profile_runs", "render_markdown", "write", "measure_all", "figure_link", "not_yet_run", "badge",
+           "scorecard"]

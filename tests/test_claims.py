@@ -1,0 +1,335 @@
+"""Every model-based claim's check, tried on planted runs: the phenomenon, its null, an
+unconverged run and a single seed must read reproduced / not reproduced / undecided / provisional.
+
+A planted run is a stored run of the `cpu` profile's real config whose samples are chosen, label
+by label, from the run's own baselines (:mod:`compdiff.baselines`): ``truth`` (a perfect model),
+``memoriser`` (the nearest training label's image), or anything else; nothing is trained.
+"""
+
+import numpy as np
+import pytest
+
+from compdiff import baselines, claims, clouds, datasets, experiments, geometry, query, store
+
+SEEDS = (0, 1, 2)
+
+
+_DATA: dict = {}
+
+
+def _data(cfg):
+    """(training-set size, evaluation labels, region masks, baselines) of a config, computed once
+    per data config (the training seed does not change them)."""
+    key = claims._data_key(cfg)
+    if key not in _DATA:
+        if hasattr(cfg, "dataset"):
+            ds, labels, masks, _ = datasets.compose_data(cfg)
+        else:
+            (ds, labels, _), masks = datasets.bump_run_data(cfg), {}
+        _DATA[key] = (len(ds.labels), labels, masks, baselines.baselines(cfg))
+    return _DATA[key]
+
+
+def plant(experiment, cfg, correct, *, cloud=None, train_accuracy=None):
+    """Store a run of ``cfg`` whose samples are right exactly where ``correct`` says."""
+    n_train, labels, masks, _ = _data(cfg)
+    correct = np.asarray(correct, bool)
+    n_bumps = np.where(correct, 1, 0).astype(np.int16)
+    samples = {"labels": labels, "correct": correct, "x_hat": labels[:, 0].astype(np.float32),
+               "y_hat": labels[:, 1].astype(np.float32), "n_bumps": n_bumps,
+               "grid_index": np.zeros(0, int), "grid_images": np.zeros((0, 4, 4), np.float16)}
+    samples.update({f"mask_{k}": m for k, m in masks.items()})
+    metrics = {"accuracy": float(correct.mean()), "n_eval_labels": len(labels), "n_train_images": n_train}
+    if masks:
+        metrics["regions"] = {k: (float(correct[m].mean()) if m.any() else None) for k, m in masks.items()}
+        metrics["regions"]["overall"] = float(correct.mean())
+        if not masks["id"].any():  # stripe models: their training labels are 1D, scored apart
+            metrics["train_1d_accuracy"] = 1.0 if train_accuracy is None else train_accuracy
+    artifacts = {"metrics": metrics, "samples": samples}
+    if cloud is not None:
+        artifacts["representations"] = {"images": np.array([1, 2]), "labels": labels,
+                                        clouds.key(0, 0): cloud.astype(np.float16),
+                                        clouds.key(1, 0): cloud.astype(np.float16)}
+    return store.write(experiment, cfg, artifacts)
+
+
+def _verdict(key):
+    return claims.verdict(claims.measure_all("cpu", only=[key])[key])
+
+
+def _points(figure, seed):
+    return {p.name: p.config for _, p in query.points(figure, "cpu", seed=seed)}
+
+
+def _model(cfg, kind):
+    """Per-label correctness of a planted model: "truth", "memoriser", "none" (unconverged)."""
+    b = _data(cfg)[3]
+    return {"truth": b.truth, "memoriser": b.memoriser, "none": np.zeros_like(b.truth)}[kind]
+
+
+# ---------------------------------------------------------------------------------------------
+# bump generation (the basic experiment)
+
+
+@pytest.mark.parametrize("model, seeds, expected", [
+    ("truth", SEEDS, "reproduced"), ("blind", SEEDS, "undecided"), ("none", SEEDS, "undecided"),
+    ("truth", (0,), "provisional")])
+def test_bump_generation_planted(tmp_store, model, seeds, expected):
+    """Every label is a training label here: the memoriser is the ceiling, and the null (a
+    label-blind model) is by definition unconverged on its training labels, so it reads undecided
+    (train longer), never reproduced."""
+    for s in seeds:
+        cfg = experiments.basic_config("cpu", seed=s)
+        if model == "blind":  # a label-blind model: one bump at a random label
+            correct = np.random.default_rng(s).random(1024) < 9 / 1024
+        else:
+            correct = _model(cfg, model)
+        plant("basic", cfg, correct)
+    assert _verdict("bump-generation") == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# geometry of the periodic model (Figs 2, 3, 8)
+
+
+def _cloud(kind, dim=128):
+    n = 32
+    points = {"clifford": geometry.clifford_torus(n), "torus3d": geometry.torus_3d(n),
+              "disc": np.c_[geometry.lattice_angles(n) / (2 * np.pi), np.zeros((n * n, 1))]}[kind]
+    return geometry.embed(points, dim, noise=0.01, seed=0)
+
+
+def _plant_periodic(kind, seeds=SEEDS, accuracy="truth"):
+    for s in seeds:
+        cfg = experiments.periodic_config("cpu", seed=s)
+        plant("periodic", cfg, _model(cfg, accuracy), cloud=_cloud(kind))
+
+
+@pytest.mark.parametrize("key, good, bad", [
+    ("torus-topology", "clifford", "disc"),
+    ("clifford-dimension", "clifford", "torus3d"),
+])
+def test_geometry_claims_planted(tmp_store, tmp_path, monkeypatch, key, good, bad):
+    _plant_periodic(good)
+    assert _verdict(key) == "reproduced"
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "null"))
+    _plant_periodic(bad)
+    assert _verdict(key) == "not reproduced"
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "unconverged"))
+    _plant_periodic(good, accuracy="none")
+    assert _verdict(key) == "undecided"
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "one"))
+    _plant_periodic(good, seeds=(0,))
+    assert _verdict(key) == "provisional"
+
+
+def test_hyper_factorized_fails_the_wrong_geometries(tmp_store, tmp_path, monkeypatch):
+    """Its nulls fail (a 3D torus: x-on-y 0.5; a Clifford torus: x-on-x 1). No planted cloud that
+    passes it is known yet (see the claim's note): a phenomenon plant is not part of this test."""
+    for i, bad in enumerate(("torus3d", "clifford")):
+        monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / f"null{i}"))
+        _plant_periodic(bad)
+        assert _verdict("hyper-factorized") == "not reproduced"
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "unconverged"))
+    _plant_periodic("torus3d", accuracy="none")
+    assert _verdict("hyper-factorized") == "undecided"
+
+
+def test_clifford_rule_separates_the_planted_tori():
+    c, t = geometry.pca_summary(_cloud("clifford")), geometry.pca_summary(_cloud("torus3d"))
+    assert 3 <= c["var95"] <= 5 and c["participation"] >= claims.CLIFFORD_PR
+    assert t["participation"] < claims.CLIFFORD_PR
+
+
+# ---------------------------------------------------------------------------------------------
+# composition, interpolation, holes (Figs 4, 10, 11, 12)
+
+
+def _plant_figure(figure, models, seeds=SEEDS, train_accuracy=None):
+    """Plant every run of ``figure``: ``models`` maps a run name to "truth", "memoriser" or "none"
+    (default "truth")."""
+    for s in seeds:
+        for name, cfg in _points(figure, s).items():
+            plant("compose", cfg, _model(cfg, models.get(name, "truth")), train_accuracy=train_accuracy)
+
+
+def _reset(monkeypatch, tmp_path, name):
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / name))
+    claims._NULLS.clear()
+
+
+def test_composition_planted(tmp_store, tmp_path, monkeypatch):
+    _plant_figure("fig04", {})
+    _plant_figure("fig10", {"fig10_stripes_norim": "memoriser"})
+    assert _verdict("composition") == "reproduced"
+    _reset(monkeypatch, tmp_path, "null")
+    _plant_figure("fig04", {n: "memoriser" for n in _points("fig04", 0)})
+    _plant_figure("fig10", {n: "memoriser" for n in _points("fig10", 0)})
+    assert _verdict("composition") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_figure("fig04", {}, train_accuracy=0.2)
+    _plant_figure("fig10", {}, train_accuracy=0.2)
+    assert _verdict("composition") == "undecided"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_figure("fig04", {}, seeds=(0,))
+    _plant_figure("fig10", {}, seeds=(0,))
+    assert _verdict("composition") == "provisional"
+
+
+def test_interpolation_planted(tmp_store, tmp_path, monkeypatch):
+    """A claim of a limit: the phenomenon is a model that does not interpolate (the memoriser in
+    the held-out ranges), and its null is the perfect model."""
+    limited = {n: "memoriser" for n in ["fig04_sos_cross", *_points("fig11", 0)]}
+    _plant_figure("fig04", limited)
+    _plant_figure("fig11", limited)
+    assert _verdict("interpolation") == "reproduced"
+    _reset(monkeypatch, tmp_path, "null")
+    _plant_figure("fig04", {})
+    _plant_figure("fig11", {})
+    assert _verdict("interpolation") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_figure("fig04", {n: "none" for n in limited})
+    _plant_figure("fig11", {n: "none" for n in limited})
+    assert _verdict("interpolation") == "undecided"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_figure("fig04", limited, seeds=(0,))
+    _plant_figure("fig11", limited, seeds=(0,))
+    assert _verdict("interpolation") == "provisional"
+
+
+def test_holes_planted(tmp_store, tmp_path, monkeypatch):
+    exterior = {n: "memoriser" for n, c in _points("fig12", 0).items() if c.hole == "exterior"}
+    _plant_figure("fig12", exterior)  # interior filled, exterior only copied
+    assert _verdict("holes") == "reproduced"
+    _reset(monkeypatch, tmp_path, "null")
+    _plant_figure("fig12", {n: "memoriser" for n in _points("fig12", 0)})
+    assert _verdict("holes") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "perfect")  # no gap between interior and exterior
+    _plant_figure("fig12", {})
+    assert _verdict("holes") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_figure("fig12", {n: "none" for n in _points("fig12", 0)})
+    assert _verdict("holes") == "undecided"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_figure("fig12", exterior, seeds=(0,))
+    assert _verdict("holes") == "provisional"
+
+
+# ---------------------------------------------------------------------------------------------
+# the verdict rule itself
+
+
+def _result(*passed, seeds=SEEDS, model_based=True, **kw):
+    return claims.Result(value="x", checks=[(f"part {i}", p) for i, p in enumerate(passed)], seeds=seeds,
+                         model_based=model_based, **kw)
+
+
+def test_verdict_vocabulary():
+    assert claims.verdict(_result(True, True)) == "reproduced"
+    assert claims.verdict(_result(True, False)) == "partly"
+    assert claims.verdict(_result(False, False)) == "not reproduced"
+    assert claims.verdict(_result(True, seeds=(0,))) == "provisional"
+    assert claims.verdict_text(_result(True, False, seeds=(0,))) == "provisional (1 seed): reads partly"
+    assert claims.verdict(_result(True, seeds=(), model_based=False)) == "reproduced"  # a simulation
+    assert claims.verdict(_result(True, undecided="unconverged: a")) == "undecided"
+    assert claims.verdict_text(_result(True, undecided="unconverged: a")) == "undecided: unconverged: a"
+    assert claims.verdict(claims.not_yet_run("no runs")) == "undecided"
+    assert claims.verdict(None) == "undecided"
+    assert set(claims.VERDICTS) == {"reproduced", "partly", "not reproduced", "provisional", "undecided"}
+
+
+def test_memoriser_matches_the_lattice_formula():
+    """On a λ-subsample of the spacing-1 lattice the memoriser is right where a training label lies
+    within ±1 px on both axes: 1 − (1 − λ)⁹ away from the edges."""
+    cfg = experiments.efficiency_sweep("cpu")["fig06_s1_l0.1"]
+    b = baselines.baselines(cfg)
+    inner = (b.labels.min(1) >= 1) & (b.labels.max(1) <= 30)
+    assert abs(b.memoriser[inner].mean() - (1 - 0.9 ** 9)) < 0.05
+    assert b.truth.all() and not b.memoriser[b.isolated].any()
+    cmp = baselines.beats(b.truth, b.memoriser, b.held_out)
+    assert cmp.passed and not baselines.beats(b.memoriser, b.memoriser, b.held_out).passed
+
+
+# ---------------------------------------------------------------------------------------------
+# sample efficiency, percolation onset, continuous manifolds (Figs 5, 6e, 15)
+
+
+def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None):
+    """Plant every run of an efficiency figure; ``correct_fn(cfg, baselines)`` gives its samples."""
+    for s in seeds:
+        for name, cfg in _points(figure, s).items():
+            b = _data(cfg)[3]
+            cloud = cloud_fn(cfg) if cloud_fn else None
+            if store.lookup("compose", cfg) is None:
+                plant("compose", cfg, correct_fn(cfg, b), cloud=cloud)
+
+
+def test_sample_efficiency_null_unconverged_and_one_seed(tmp_store, tmp_path, monkeypatch):
+    """The null: both kinds need a fixed share of the 2D lattice (the stored runs' pattern), which
+    also gives the paper's slopes (≈ N^1.2 with stripes, N² without): every part fails. No phenomenon plant: with the cpu grid, the
+    12N stripes of a mixed set (192 at N = 16) outnumber 75% of the 2D lattice, so part (1) can pass
+    only where the 2D-only models need more than that, which a converged 2D-only model at λ = 0.7
+    (≥ 63% of the labels right on its training labels alone) cannot."""
+    def null(cfg, b):  # 2D-only: right once 10% is kept; mixed: right only from λ = 0.2
+        ok = cfg.keep_fraction >= (0.1 if cfg.kind == "bump" else 0.2)
+        return b.truth if ok else b.train & b.truth
+    _plant_efficiency("fig05", null)
+    assert _verdict("sample-efficiency") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_efficiency("fig05", null, seeds=(0,))
+    assert _verdict("sample-efficiency") == "provisional"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_efficiency("fig05", lambda cfg, b: np.zeros_like(b.truth))
+    assert _verdict("sample-efficiency") == "undecided"
+
+
+def _lambda_c():
+    from compdiff import percolation
+
+    pc = experiments.replace(experiments.percolation_config("cpu"), overlap="pixel")
+    sig = experiments.efficiency_grid("cpu").sigmas
+    return dict(zip(sig, percolation.crossing(pc.keep_fractions, pc.mass_ratio_curves(pc.fig6_threshold, sig))))
+
+
+def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
+    lam_c = _lambda_c()
+
+    def follows(cfg, b):  # held-out labels right from the simulated λ_c on, training labels always
+        on = np.isfinite(lam_c[cfg.sigma]) and cfg.keep_fraction >= lam_c[cfg.sigma]
+        return b.truth if on else b.train & b.truth
+    _plant_efficiency("fig06", follows)
+    assert _verdict("percolation-onset") == "reproduced"
+    _reset(monkeypatch, tmp_path, "null")  # the memoriser: its onset is λ ≈ 0.08 whatever σ
+    _plant_efficiency("fig06", lambda cfg, b: b.memoriser)
+    assert _verdict("percolation-onset") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_efficiency("fig06", lambda cfg, b: np.zeros_like(b.truth))
+    assert _verdict("percolation-onset") == "undecided"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_efficiency("fig06", follows, seeds=(0,))
+    assert _verdict("percolation-onset") == "provisional"
+
+
+def _blobs(k, n=120, dim=8):
+    """A cloud of ``k`` far-apart pieces: a k-piece representation."""
+    rng = np.random.default_rng(k)
+    centres = 1000 * rng.standard_normal((k, dim))
+    return centres[np.arange(n) % k] + rng.standard_normal((n, dim))
+
+
+def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
+    g = experiments.efficiency_grid("cpu")
+    rank = lambda cfg: g.sigmas.index(cfg.sigma) + g.keep_fractions.index(cfg.keep_fraction)
+    top = len(g.sigmas) + len(g.keep_fractions)
+    truth = lambda cfg, b: b.truth
+    _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(top - rank(cfg)))  # fewer pieces as σ, λ grow
+    assert _verdict("continuous-manifold") == "reproduced"
+    _reset(monkeypatch, tmp_path, "null")
+    _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(1 + rank(cfg)))  # more pieces as σ, λ grow
+    assert _verdict("continuous-manifold") == "not reproduced"
+    _reset(monkeypatch, tmp_path, "unconverged")
+    _plant_efficiency("fig15", lambda cfg, b: np.zeros_like(b.truth), cloud_fn=lambda cfg: _blobs(1))
+    assert _verdict("continuous-manifold") == "undecided"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(top - rank(cfg)))
+    assert _verdict("continuous-manifold") == "provisional"
