@@ -116,7 +116,7 @@ def test_geometry_claims_planted(tmp_store, tmp_path, monkeypatch, key, good, ba
     _plant_periodic(bad)
     assert _verdict(key) == "not reproduced"
     monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "unconverged"))
-    _plant_periodic(good, accuracy="none")
+    _plant_periodic(good, seeds=(0,), accuracy="none")
     assert _verdict(key) == "undecided"
     monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "one"))
     _plant_periodic(good, seeds=(0,))
@@ -167,8 +167,8 @@ def test_composition_planted(tmp_store, tmp_path, monkeypatch):
     _plant_figure("fig10", {n: "memoriser" for n in _points("fig10", 0)})
     assert _verdict("composition") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_figure("fig04", {}, train_accuracy=0.2)
-    _plant_figure("fig10", {}, train_accuracy=0.2)
+    _plant_figure("fig04", {}, train_accuracy=0.2, seeds=(0,))
+    _plant_figure("fig10", {}, train_accuracy=0.2, seeds=(0,))
     assert _verdict("composition") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
     _plant_figure("fig04", {}, seeds=(0,))
@@ -188,8 +188,8 @@ def test_interpolation_planted(tmp_store, tmp_path, monkeypatch):
     _plant_figure("fig11", {})
     assert _verdict("interpolation") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_figure("fig04", {n: "none" for n in limited})
-    _plant_figure("fig11", {n: "none" for n in limited})
+    _plant_figure("fig04", {n: "none" for n in limited}, seeds=(0,))
+    _plant_figure("fig11", {n: "none" for n in limited}, seeds=(0,))
     assert _verdict("interpolation") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
     _plant_figure("fig04", limited, seeds=(0,))
@@ -208,7 +208,7 @@ def test_holes_planted(tmp_store, tmp_path, monkeypatch):
     _plant_figure("fig12", {})
     assert _verdict("holes") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_figure("fig12", {n: "none" for n in _points("fig12", 0)})
+    _plant_figure("fig12", {n: "none" for n in _points("fig12", 0)}, seeds=(0,))
     assert _verdict("holes") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
     _plant_figure("fig12", exterior, seeds=(0,))
@@ -279,16 +279,13 @@ def test_sample_efficiency_null_unconverged_and_one_seed(tmp_store, tmp_path, mo
     _plant_efficiency("fig05", null, seeds=(0,))
     assert _verdict("sample-efficiency") == "provisional"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_efficiency("fig05", lambda cfg, b: np.zeros_like(b.truth))
+    _plant_efficiency("fig05", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,))
     assert _verdict("sample-efficiency") == "undecided"
 
 
 def _lambda_c():
-    from compdiff import percolation
-
     pc = experiments.replace(experiments.percolation_config("cpu"), overlap="pixel")
-    sig = experiments.efficiency_grid("cpu").sigmas
-    return dict(zip(sig, percolation.crossing(pc.keep_fractions, pc.mass_ratio_curves(pc.fig6_threshold, sig))))
+    return claims.simulated_lambda_c(pc, tuple(experiments.efficiency_grid("cpu").sigmas))
 
 
 def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
@@ -303,7 +300,7 @@ def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
     _plant_efficiency("fig06", lambda cfg, b: b.memoriser)
     assert _verdict("percolation-onset") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_efficiency("fig06", lambda cfg, b: np.zeros_like(b.truth))
+    _plant_efficiency("fig06", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,))
     assert _verdict("percolation-onset") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
     _plant_efficiency("fig06", follows, seeds=(0,))
@@ -328,7 +325,7 @@ def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
     _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(1 + rank(cfg)))  # more pieces as σ, λ grow
     assert _verdict("continuous-manifold") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_efficiency("fig15", lambda cfg, b: np.zeros_like(b.truth), cloud_fn=lambda cfg: _blobs(1))
+    _plant_efficiency("fig15", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,), cloud_fn=lambda cfg: _blobs(1))
     assert _verdict("continuous-manifold") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
     _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(top - rank(cfg)))

@@ -733,6 +733,21 @@ def _percolation(profile: str) -> Result:
                                           f"{cfg.overlap} overlap, as the paper's Fig 6b)")
 
 
+_SIMULATED: dict = {}
+
+
+def simulated_lambda_c(pc, sigmas: tuple) -> dict:
+    """{σ: the simulated λ where the mass ratio reaches 0.5 at Fig 6c's threshold} (NaN: never), once
+    per config and σ grid in a process."""
+    from . import percolation
+
+    key = (store.canonical_json(pc), sigmas)
+    if key not in _SIMULATED:
+        mass = pc.mass_ratio_curves(pc.fig6_threshold, sigmas)
+        _SIMULATED[key] = dict(zip(sigmas, percolation.crossing(pc.keep_fractions, mass, level=0.5)))
+    return _SIMULATED[key]
+
+
 ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulated λ_c| ≤ this
 MIN_ISOLATED = 10  # fewer isolated held-out labels than this: compare on all held-out labels
 
@@ -748,7 +763,7 @@ MIN_ISOLATED = 10  # fewer isolated held-out labels than this: compare on all he
              "memoriser on the held-out labels; every seed. A σ whose stored λ leave the onset in an interval "
              "is judged only if the whole interval passes or fails.")
 def _percolation_onset(profile: str) -> Result:
-    from . import efficiency, percolation
+    from . import efficiency
 
     groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
@@ -758,11 +773,8 @@ def _percolation_onset(profile: str) -> Result:
                                   f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
     sigmas = list(g.sigmas)
-    sim = {}
-    for overlap in ("pixel", "analytic"):
-        cfg = experiments.replace(pc, overlap=overlap)
-        sim[overlap] = dict(zip(sigmas, percolation.crossing(pc.keep_fractions, cfg.mass_ratio_curves(pc.fig6_threshold, sigmas),
-                                                              level=0.5)))
+    sim = {overlap: simulated_lambda_c(experiments.replace(pc, overlap=overlap), tuple(sigmas))
+           for overlap in ("pixel", "analytic")}
     f = lambda v: "never" if np.isnan(v) else f"{v:.2f}"
     seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
     checks, parts, open_, used = [], [], [], []

@@ -279,18 +279,28 @@ def _listing(path: Path, manifest: dict) -> list[str]:
                   if p.name != "manifest.json" and p.name not in files and not p.name.startswith("."))
 
 
+_STALE_INDEX: dict[str, tuple] = {}  # experiment folder → (its mtime, {config hash: [(run folder, engine)]})
+
+
 def _stale_candidates(experiment: str, chash: str) -> list[Path]:
+    """Run folders of ``experiment`` made for this config hash by another engine version. The
+    folder's manifests are read once per process and again only when a run is added or removed."""
     root = paths.results_dir() / experiment
-    found = []
-    if root.is_dir():
+    if not root.is_dir():
+        return []
+    mtime = root.stat().st_mtime_ns
+    key = str(root.resolve())
+    cached = _STALE_INDEX.get(key)
+    if cached is None or cached[0] != mtime:
+        index: dict = {}
         for mpath in root.glob("*/manifest.json"):
             try:
                 m = json.loads(mpath.read_text())
             except ValueError:
                 continue
-            if m.get("config_hash") == chash and m.get("engine_version") != ENGINE_VERSION:
-                found.append(mpath.parent)
-    return found
+            index.setdefault(m.get("config_hash"), []).append((mpath.parent, m.get("engine_version")))
+        _STALE_INDEX[key] = cached = (mtime, index)
+    return [p for p, engine in cached[1].get(chash, []) if engine != ENGINE_VERSION]
 
 
 def lookup(experiment: str, config: Any) -> Run | None:
