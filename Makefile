@@ -3,6 +3,7 @@
 #                  assumptions page are regenerated; git status stays clean)
 #   make figures   execute every figure notebook again (papermill, PROFILE): rewrites notebooks/
 #   make test      unit tests + notebook tests (nbval) + book checks, replaying committed results
+#                  (make test-lib / test-notebooks run one half)
 #   make figure FIG=fig13 PROFILE=smoke DEVICE=cpu
 #   make bench     speed measurements (benchmarks/RESULTS.md)
 #   make clean     remove build outputs (keeps .venv and results/)
@@ -45,8 +46,19 @@ html: venv assumptions report
 
 book: html
 
+# The unit tests and the notebook tests run side by side, one core each (every test process uses
+# one torch thread); the unit tests' output is printed when both are done.
 test: venv html
+	@mkdir -p _build
+	@$(BIN)/python -m pytest -q tests > _build/test-lib.log 2>&1 & lib=$$!; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks; nb=$$?; \
+	wait $$lib; rc=$$?; echo "--- unit tests (pytest tests) ---"; cat _build/test-lib.log; \
+	echo "unit tests: exit $$rc; notebook tests: exit $$nb"; test $$rc -eq 0 && test $$nb -eq 0
+
+test-lib: venv html
 	$(BIN)/python -m pytest -q tests
+
+test-notebooks: venv
 	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks
 
 bench: venv

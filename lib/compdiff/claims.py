@@ -405,8 +405,6 @@ def _torus_result(groups, items, value, checks, spread="—", null="") -> Result
              "300 greedy points of the top-10-PC projection), every seed. A planted torus passes, a "
              "planted disc or ring fails.")
 def _torus_topology(profile: str) -> Result:
-    from . import geometry
-
     groups, items = _final_clouds()
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
