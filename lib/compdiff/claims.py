@@ -450,8 +450,10 @@ def _clifford_dimension(profile: str) -> Result:
             "aligned either ('hyper-factorized').",
        check="on a torus (two long-lived H₁, as the topology claim), the median x-on-y orthogonality "
              "statistic < 0.2 and the median x-on-x and y-on-y statistics < 0.5, every seed. A standard 3D "
-             "torus (x-on-y 0.5) and a Clifford torus (x-on-x 1) fail; without the torus condition an "
-             "unstructured random code would pass.")
+             "torus (x-on-y 0.5) and a Clifford torus (x-on-x 1) fail, a planted torus whose rings turn through "
+             "orthogonal planes passes (it spreads over 18 directions, so it is not Clifford-like: the two "
+             "claims cannot hold together under these checks); without the torus condition an unstructured "
+             "random code would pass.")
 def _hyper_factorized(profile: str) -> Result:
     from . import geometry
 
