@@ -67,7 +67,7 @@ FIGURES: dict[str, Figure] = {
     f.key: f
     for f in [
         Figure("fig01", "fig01_data_examples.ipynb", "Fig 1 — data examples", False),
-        Figure("fig02", "fig02_torus_dynamics.ipynb", "Fig 2 — a periodic-bump model learns a factorized torus", True),
+        Figure("fig02", "fig02_torus_dynamics.ipynb", "Fig 2 — does a periodic-bump model learn a factorized torus?", True),
         Figure("fig03", "fig03_orthogonality.ipynb", "Fig 3 — orthogonality and parallelism tests", True),
         Figure("fig04", "fig04_composition.ipynb", "Fig 4 — composition versus interpolation with SOS data", True),
         Figure("fig05", "fig05_sample_efficiency.ipynb", "Fig 5 — sample efficiency with independent factors", True),
