@@ -144,16 +144,6 @@ def fetch(figure: str, profile: str, *, seed: int = 0, device: str = "auto", pro
     return recs
 
 
-def judged(figure: str, *, seed: int = 0) -> tuple[str | None, list[Record]]:
-    """(profile, records) at the most faithful profile with a stored run of ``figure``: ``paper``,
-    then ``cpu``, then ``smoke`` (shown, never judged: see :mod:`compdiff.report`)."""
-    for profile in ("paper", "cpu", "smoke"):
-        recs = records(figure, profile, seed=seed)
-        if any(r.stored for r in recs):
-            return profile, recs
-    return None, records(figure, experiments.DEFAULT_PROFILE, seed=seed)
-
-
 def stored_by_name(recs: list[Record]) -> dict[str, store.Run]:
     return {r.name: r.run for r in recs if r.stored}
 
