@@ -6,6 +6,10 @@
 #                  (make test-lib / test-notebooks run one half)
 #   make figure FIG=fig13 PROFILE=smoke DEVICE=cpu
 #   make bench     speed measurements (benchmarks/RESULTS.md)
+#   make gpu-slot MINUTES=10 [DEVICE=auto] [SLOT_OUT=slot]   a GPU for a few minutes: the priority
+#                  list's missing runs (gpu_priority.txt) trained, scored and packed into one archive
+#                  in SLOT_OUT (no venv needed: python3 with torch, numpy, scipy, tqdm); add it here
+#                  with `python -m compdiff results unpack ARCHIVE`
 #   make clean     remove build outputs (keeps .venv and results/)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,7 +21,12 @@ FIG     ?= fig01
 # The book build and the tests only replay what results/ holds: a missing run is an error.
 export COMPDIFF_NO_TRAIN ?= 1
 
-.PHONY: venv book figures figure html assumptions report test test-lib test-notebooks bench clean
+MINUTES  ?= 10
+SLOT_OUT ?= slot
+# the GPU slot runs where nothing can be installed: the venv's python if there is one, else python3
+SLOT_PY  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+
+.PHONY: venv book figures figure html assumptions report test test-lib test-notebooks bench gpu-slot clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +72,9 @@ test-notebooks: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
+
+gpu-slot:
+	PYTHONPATH=lib COMPDIFF_NO_TRAIN=0 $(SLOT_PY) -m compdiff gpu-slot --minutes $(MINUTES) --out $(SLOT_OUT) --device $(DEVICE)
 
 clean:
 	rm -rf _build figures notebooks/*.failed.ipynb

@@ -11,6 +11,8 @@
     python -m compdiff results pack compose/b127eba4 -o runs.tar.gz   # runs + weights, one bundle
     python -m compdiff results unpack runs.tar.gz         # checked, then added to results/
     python -m compdiff results restore-weights            # weights of older runs, from git history
+    python -m compdiff gpu-slot --minutes 10 --out slot/  # a GPU for a few minutes: train the priority
+                                                          # list's missing runs, score, pack one archive
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from pathlib import Path
 
 from . import experiments, paths
 from .experiments import ConfigError
-from .notebook import DEVICES
+
+_T0 = time.monotonic()  # the command's start: a GPU slot's minutes count from here
+# the same as compdiff.notebook.DEVICES; not imported from there, so that the training commands
+# (gpu-slot above all) import without matplotlib
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def notebook_parameters(path: Path) -> dict:
@@ -252,6 +258,16 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _cmd_gpu_slot(args) -> int:
+    from . import gpu_slot
+
+    gpu_slot.run_slot(args.minutes, args.out, device=args.device, profile=args.profile, priority=args.priority,
+                      models=args.models, bench_seconds=args.bench_seconds, reserve_minutes=args.reserve_minutes,
+                      stop_after_images=args.stop_after_images, max_mb=args.max_mb, progress=not args.quiet,
+                      t0=_T0)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m compdiff", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -322,6 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("bundle")
     rsub.add_parser("restore-weights", help="fill the weights cache from git history (runs committed with weights)")
     res.set_defaults(func=_cmd_results)
+
+    g = sub.add_parser("gpu-slot", help="a GPU for a few minutes: benchmark, train the priority list's missing "
+                                        "runs K at a time, score, pack one archive (results unpack adds it)")
+    g.add_argument("--minutes", type=float, required=True, help="the slot's length, counted from the command's start")
+    g.add_argument("--out", required=True, type=Path, help="folder for the archive, benchmark.json, slot.json, slot.log")
+    g.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}, or cuda:N")
+    g.add_argument("--profile", default=None,
+                   help=f"resolve every priority entry at this profile ({', '.join(experiments.PROFILES)}); "
+                        "default: each entry's own")
+    g.add_argument("--priority", default=None, type=Path, help="the priority list (default: gpu_priority.txt)")
+    g.add_argument("--models", type=int, default=None, help="K, runs trained per step (default: the benchmark's best)")
+    g.add_argument("--bench-seconds", type=float, default=None,
+                   help="the benchmark's budget (default: 10%% of the slot, at most 60; 0 skips it)")
+    g.add_argument("--reserve-minutes", type=float, default=None,
+                   help="kept for scoring and packing after training stops (default: 15%% of the slot)")
+    g.add_argument("--stop-after-images", type=int, default=None,
+                   help="stop every run there at the latest (an exact resume point)")
+    g.add_argument("--max-mb", type=float, default=None,
+                   help="the archive's size limit: weights and checkpoints beyond it are left out and listed")
+    g.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    g.set_defaults(func=_cmd_gpu_slot)
     return p
 
 

@@ -266,6 +266,22 @@ def get_sweep(experiment: str, cfgs: dict, *, device="auto", progress=True,
     return {n: get_compose_run(cfgs[n], experiment=experiment, device=device, progress=progress) for n in names}
 
 
+def training_job(experiment: str, cfg) -> tuple:
+    """(RunSpec, images, labels, scratch folder) of one run, as :func:`compdiff.train.train_many`
+    takes it: the data and the scratch folder the pipeline (:func:`get_bump_run`,
+    :func:`get_compose_run`) trains and resumes from."""
+    ds = compose_data(cfg)[0] if isinstance(cfg, experiments.ComposeRunConfig) else bump_run_data(cfg)[0]
+    return (_run_spec(cfg), data.to_model_range(ds.images)[:, None], ds.labels,
+            paths.runs_dir() / experiment / store.run_id(cfg))
+
+
+def get_run(experiment: str, cfg, *, device="auto", progress=True) -> store.Run:
+    """The stored run of a bump or a composition config (trained, scored and stored on a miss)."""
+    if isinstance(cfg, experiments.ComposeRunConfig):
+        return get_compose_run(cfg, experiment=experiment, device=device, progress=progress)
+    return get_bump_run(experiment, cfg, device=device, progress=progress)
+
+
 def sweep_batch_size(device) -> int:
     """Models trained together per batched step by :func:`get_sweep`: 8 on an accelerator; on a
     CPU 1 (``benchmarks/RESULTS.md``: stacking small models does not beat training them one after

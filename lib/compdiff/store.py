@@ -11,8 +11,8 @@ Weights (``*.pt`` artifacts) are not kept in the run folder, and so not in git: 
 cache, ``weights/<experiment>/<run_id>/<sha256[:16]>/<name>`` (:func:`compdiff.paths.weights_dir`),
 keyed by the checksum the manifest records for them under ``"weights"``. A figure never needs them
 (it reads stored samples); :meth:`Run.weights` hands them out verified, or says how to get them.
-:func:`pack` and :func:`unpack` move runs, weights included, between machines as one checksummed,
-engine-versioned bundle; :func:`restore_weights` recovers the weights of runs committed before they
+:func:`pack` and :func:`unpack` move runs, weights included (and the checkpoints of unfinished
+runs), between machines as one checksummed, engine-versioned bundle; :func:`restore_weights` recovers the weights of runs committed before they
 left git from the git history.
 
 ``run_id`` is a hash of the canonical config JSON *and* :data:`ENGINE_VERSION`, so a change of
@@ -505,18 +505,47 @@ def find_run(ref: str) -> Run:
     return hits[0]
 
 
-def pack(runs: list[Run], out: Path, *, require_weights: bool = False) -> dict:
+@dataclasses.dataclass
+class Checkpoint:
+    """A run still training (or trained, not yet scored): its scratch folder (``last.pt``,
+    ``run_spec.json``, snapshots), carried by a bundle so that another machine resumes it."""
+
+    experiment: str
+    config: Any
+    path: Path
+    images_seen: int
+    images: int
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.config)
+
+
+def pack(runs: list[Run], out: Path, *, require_weights: bool = False, checkpoints: list[Checkpoint] = (),
+         extras: Mapping[str, bytes] | None = None, max_bytes: int | None = None) -> dict:
     """Write ``runs`` (their folders and their cached weights) to the bundle ``out`` (a .tar.gz).
 
     The bundle's index records the engine version and each run's manifest checksum; weights missing
-    from the local cache are left out and listed (an error with ``require_weights``)."""
+    from the local cache are left out and listed (an error with ``require_weights``).
+    ``checkpoints``: scratch folders of unfinished runs, each file checksummed in the index
+    (:func:`unpack` installs them where training resumes). ``extras``: other files (a log, a
+    benchmark), under ``slot/``. ``max_bytes``: the run folders and extras always go in; weights,
+    then checkpoints, in the order given, only while the bundle stays under it (uncompressed); what
+    is left out is listed in the index."""
     index = {"format": BUNDLE_FORMAT, "engine_version": ENGINE_VERSION, "library_version": __version__,
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}-{os.getpid()}")
+    extras = dict(extras or {})
+    used = sum(len(v) for v in extras.values())
+
+    def fits(size: int) -> bool:
+        return max_bytes is None or used + size <= max_bytes
+
     try:
         with tarfile.open(tmp, "w:gz") as tar:
+            entries = []
             for run in runs:
                 manifest = verify(run.path)
                 if manifest.get("engine_version") != ENGINE_VERSION:
@@ -525,21 +554,49 @@ def pack(runs: list[Run], out: Path, *, require_weights: bool = False) -> dict:
                 base = f"runs/{run.experiment}/{run.run_id}"
                 for name in ["manifest.json", *sorted(manifest["files"])]:
                     tar.add(run.path / name, arcname=f"{base}/{name}", recursive=False)
-                packed, missing = [], []
+                    used += (run.path / name).stat().st_size
+                entry = {"experiment": run.experiment, "run_id": run.run_id,
+                         "manifest_sha256": _manifest_digest(run.path), "weights": [], "weights_missing": []}
+                entries.append((run, entry))
+                index["runs"].append(entry)
+            for run, entry in entries:
                 for name in run.weight_names:
                     try:
                         w = run.weights(name)
                     except MissingResultError:
-                        missing.append(name)
+                        entry["weights_missing"].append(name)
+                        continue
+                    if not fits(w.stat().st_size):
+                        entry["weights_missing"].append(name)
+                        entry["weights_left_out"] = "over the bundle's size limit"
                         continue
                     tar.add(w, arcname=f"weights/{run.experiment}/{run.run_id}/{name}", recursive=False)
-                    packed.append(name)
-                if missing and require_weights:
-                    raise MissingResultError(f"run {run.experiment}/{run.run_id}: weights {', '.join(missing)} "
-                                             "are not in the local cache, and the bundle must carry them")
-                index["runs"].append({"experiment": run.experiment, "run_id": run.run_id,
-                                      "manifest_sha256": _manifest_digest(run.path),
-                                      "weights": packed, "weights_missing": missing})
+                    used += w.stat().st_size
+                    entry["weights"].append(name)
+                if entry["weights_missing"] and require_weights:
+                    raise MissingResultError(f"run {run.experiment}/{run.run_id}: weights "
+                                             f"{', '.join(entry['weights_missing'])} are not in the local cache "
+                                             "(or over the size limit), and the bundle must carry them")
+            for ck in checkpoints:
+                files = sorted(p for p in Path(ck.path).iterdir() if p.is_file() and not p.name.startswith("."))
+                size = sum(p.stat().st_size for p in files)
+                entry = {"experiment": ck.experiment, "run_id": ck.run_id, "config": _jsonable(ck.config),
+                         "images_seen": int(ck.images_seen), "images": int(ck.images), "bytes": size}
+                if not fits(size):
+                    index.setdefault("checkpoints_left_out", []).append(entry)
+                    continue
+                entry["files"] = {}
+                for p in files:
+                    tar.add(p, arcname=f"checkpoints/{ck.experiment}/{ck.run_id}/{p.name}", recursive=False)
+                    entry["files"][p.name] = {"sha256": _sha256(p), "size": p.stat().st_size}
+                used += size
+                index.setdefault("checkpoints", []).append(entry)
+            for name, blob in sorted(extras.items()):
+                info = tarfile.TarInfo(f"slot/{name}")
+                info.size, info.mtime = len(blob), int(time.time())
+                tar.addfile(info, io.BytesIO(blob))
+            if extras:
+                index["extras"] = sorted(extras)
             data = json.dumps(index, indent=1, sort_keys=True).encode()
             info = tarfile.TarInfo(BUNDLE_INDEX)
             info.size, info.mtime = len(data), int(time.time())
@@ -574,7 +631,10 @@ def unpack(bundle: Path) -> list[tuple[str, str, str]]:
     file checksums, that its folder name is the hash of its config, its engine version, and its
     weights' checksums. A corrupt or stale bundle is refused whole. A run already stored is kept
     (its missing weights are added) when it is the same run, and refused when it differs: a
-    different run is never overwritten. Returns (experiment, run_id, what happened) per run."""
+    different run is never overwritten. The checkpoints of unfinished runs a bundle carries (a GPU
+    slot's, :mod:`compdiff.gpu_slot`) go to the scratch folder where training resumes them
+    (``runs/<experiment>/<run_id>/``), unless the run is stored or the local checkpoint is as far
+    along. Returns (experiment, run_id, what happened) per run and checkpoint."""
     bundle = Path(bundle)
     root = paths.results_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -620,6 +680,7 @@ def unpack(bundle: Path) -> list[tuple[str, str, str]]:
                                      "the same config); the stored run is never overwritten: remove it first to "
                                      "take the bundle's")
             plan.append((entry, src, dst, manifest))
+        checkpoints = _check_checkpoints(bundle, td, index)
         done = []
         for entry, src, dst, manifest in plan:
             exp, rid = entry["experiment"], entry["run_id"]
@@ -634,7 +695,57 @@ def unpack(bundle: Path) -> list[tuple[str, str, str]]:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
                 done.append((exp, rid, "added"))
+        for entry in checkpoints:
+            done.append((entry["experiment"], entry["run_id"], _install_checkpoint(td, entry)))
     return done
+
+
+def _check_checkpoints(bundle: Path, td: Path, index: dict) -> list[dict]:
+    """The bundle's checkpoints (unfinished runs), every file checked against the index."""
+    out = []
+    for entry in index.get("checkpoints", []):
+        exp, rid = entry["experiment"], entry["run_id"]
+        if run_id(entry["config"]) != rid:
+            raise CorruptArtifactError(f"{bundle}: checkpoint of run {exp}/{rid}: its config does not hash to its id")
+        src = td / "checkpoints" / exp / rid
+        for name, meta in entry.get("files", {}).items():
+            _verify_file(src / name, meta, what=f"checkpoint of run {exp}/{rid} in {bundle.name}")
+        if "last.pt" not in entry.get("files", {}):
+            raise CorruptArtifactError(f"{bundle}: checkpoint of run {exp}/{rid} has no last.pt")
+        out.append(entry)
+    return out
+
+
+def _images_seen(last: Path) -> int | None:
+    try:
+        from .train import load_checkpoint
+
+        return int(load_checkpoint(last)["images_seen"])
+    except Exception:  # noqa: BLE001 - an unreadable local checkpoint is replaced
+        return None
+
+
+def _install_checkpoint(td: Path, entry: dict) -> str:
+    """Put an unfinished run's checkpoint where training resumes it (``runs/<experiment>/<run_id>``),
+    unless the run is stored already or the local checkpoint is as far along."""
+    exp, rid = entry["experiment"], entry["run_id"]
+    where = f"{entry['images_seen']:,} of {entry['images']:,} images"
+    if _run_path(exp, rid).is_dir():
+        return f"checkpoint at {where} not needed: the run is stored"
+    dst = paths.runs_dir() / exp / rid
+    local = _images_seen(dst / "last.pt") if (dst / "last.pt").is_file() else None
+    if local is not None and local >= entry["images_seen"]:
+        return f"checkpoint at {where} not installed: the local one ({dst}) is at {local:,} images"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.parent / f".tmp-{rid}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(td / "checkpoints" / exp / rid, tmp)
+    old = dst.parent / f".old-{rid}-{os.getpid()}"
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(tmp, dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return f"checkpoint at {where} installed in {dst}; it resumes there (gpu-slot, train or figure)"
 
 
 def restore_weights(runs: list[Run] | None = None) -> list[tuple[str, str]]:

@@ -47,7 +47,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Optional, Sequence, Union
+from typing import Callable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -392,7 +392,8 @@ def _clip_grad_norm_stacked(params: list[torch.Tensor], max_norm: float) -> None
 # --------------------------------------------------------------------------------------------
 
 def _train_group(runs: list[_Run], device: torch.device, progress: bool,
-                 stop_after_images: Optional[int] = None) -> list[TrainResult]:
+                 stop_after_images: Optional[int] = None, stop_when: Optional[Callable[[], bool]] = None,
+                 write_files: bool = True) -> list[TrainResult]:
     """Train K ≥ 1 runs of one :func:`batch_key`, standing at one point, in the same steps.
 
     K = 1 trains the module itself. K > 1 stacks the K models' weights along a new first
@@ -402,7 +403,11 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
     its own, and AdamW (element-wise) on the stacked weights is K AdamWs; the gradient clip and
     the EMA are per model too. Each run draws its batches, t and noise from its own generator,
     exactly as it would alone, so a run trained in a group follows its curve alone up to
-    floating-point reordering in the grouped kernels (``tests/test_batched.py``)."""
+    floating-point reordering in the grouped kernels (``tests/test_batched.py``).
+
+    ``stop_when()``, asked after every step, stops the group early (a deadline): every step ends
+    at an exact resume point, written to last.pt. ``write_files=False`` writes no checkpoint or
+    loss file (for throughput measurements)."""
     spec0 = runs[0].spec
     tcfg, ucfg, dcfg = spec0.train, spec0.unet, spec0.diffusion
     K = len(runs)
@@ -603,19 +608,23 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
                 loss_acc.zero_()
                 loss_acc_n = 0
                 bar.set_postfix(loss=f"{sum(means) / K:.4f}")
-            for k, r in enumerate(runs):
+            for k, r in enumerate(runs if write_files else ()):
                 if images_seen in ckpt_points:
                     _save_ckpt(r.out / f"ckpt_{images_seen}.pt", state(k, "snapshot"))
                     _save_ckpt(r.out / LAST, state(k, "resume"))
                     write_loss_json(r)
                 elif tcfg.resume_every_images and images_seen % tcfg.resume_every_images == 0:
                     _save_ckpt(r.out / LAST, state(k, "resume"))
-        for k, r in enumerate(runs):
+            if stop_when is not None and images_seen < target and stop_when():
+                break
+        for k, r in enumerate(runs if write_files else ()):
             if images_seen > resumed_from or not (r.out / LAST).exists():
                 _save_ckpt(r.out / LAST, state(k, "resume"))
             write_loss_json(r)
     finally:
         bar.close()
+    if device.type == "cuda":  # the steps' kernels run asynchronously: time them, not their launch
+        torch.cuda.synchronize(device)
     wall = time.perf_counter() - t_start
     trained = images_seen - resumed_from
 
@@ -675,14 +684,23 @@ def train(run_spec: RunSpec, images, labels, out_dir: Union[str, os.PathLike], *
 
 
 def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto", progress: bool = True, *,
-               max_models: Optional[int] = 1) -> list[TrainResult]:
+               max_models: Optional[int] = 1, stop_after_images: Optional[int] = None,
+               stop_when: Optional[Callable[[], bool]] = None,
+               write_files: bool = True) -> list[TrainResult]:
     """Train several runs; ``jobs`` = [(RunSpec, images, labels, out_dir), ...].
 
     Runs of one :func:`batch_key` standing at one point (their ``last.pt``) are trained together,
     at most ``max_models`` per step (None: :func:`default_max_models`; 1, the default: one after
     another, each exactly as :func:`train` would). Each run keeps its own out_dir and files, and
-    resumes alone or in any group. Returns the :class:`TrainResult` of every job, in order."""
+    resumes alone or in any group. ``stop_after_images`` and ``stop_when`` (asked after every
+    step: a deadline) stop early at an exact resume point (a whole step: ``stop_after_images``
+    rounds up to the next multiple of a run's batch size); a group is not
+    started once ``stop_when()`` is true (its result then stands where its last.pt does).
+    ``write_files=False`` leaves no checkpoints (throughput measurements). Returns the
+    :class:`TrainResult` of every job, in order."""
     dev = resolve_device(device)
+    if stop_after_images is not None and (not is_int(stop_after_images) or stop_after_images <= 0):
+        raise ValueError(f"stop_after_images must be a positive int, got {stop_after_images!r}")
     if max_models is not None and (not is_int(max_models) or max_models < 1):
         raise ValueError(f"max_models must be a positive int or None, got {max_models!r}")
     runs: list[_Run] = []
@@ -708,7 +726,11 @@ def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto", progress: boo
         cap = max_models or default_max_models(runs[members[0]].spec, dev)
         for lo in range(0, len(members), cap):
             chunk = members[lo:lo + cap]
-            for k, res in zip(chunk, _train_group([runs[k] for k in chunk], dev, progress)):
+            stop_at = stop_after_images
+            if stop_when is not None and stop_when():  # past the deadline: report, do not train
+                stop_at = runs[chunk[0]].images_seen
+            for k, res in zip(chunk, _train_group([runs[k] for k in chunk], dev, progress,
+                                                  stop_at, stop_when, write_files)):
                 results[k] = res
     return results  # type: ignore[return-value]
 

@@ -1,0 +1,256 @@
+"""The GPU slot (issue 19): priority list, the CPU dry run of the whole path (train, score, pack,
+unpack, resume an unfinished run) without the analysis packages, and exact resume across slots."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import torch
+
+from compdiff import cli, experiments, gpu_slot, paths, store
+from compdiff.experiments import ConfigError
+
+# what a bare GPU machine lacks: the slot's import path and its work must not need them
+BLOCKED = ("ripser", "persim", "umap", "papermill", "nbformat", "jupyter_book", "seaborn", "matplotlib",
+           "sklearn", "IPython")
+
+
+def _prio(tmp_path, text, name="prio.txt"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _index(archive):
+    with tarfile.open(archive) as tar:
+        return json.load(tar.extractfile(store.BUNDLE_INDEX)), tar.getnames()
+
+
+def _use_store(monkeypatch, root):
+    monkeypatch.setenv("COMPDIFF_RESULTS", str(root / "results"))
+    monkeypatch.setenv("COMPDIFF_RUNS", str(root / "runs"))
+    monkeypatch.setenv("COMPDIFF_WEIGHTS", str(root / "weights"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the priority list
+
+
+def test_default_priority_list_reads_and_resolves_through_the_profiles():
+    entries = gpu_slot.read_priority()
+    assert entries and entries[0].profile == "cpu"
+    assert [e.source for e in entries if e.profile == "paper"] == ["periodic", "efficiency"]
+    jobs = gpu_slot.resolve(entries)
+    ids = [(j.experiment, j.run_id) for j in jobs]
+    assert len(ids) == len(set(ids))  # a run two entries share comes once
+    paper = [j for j in jobs if j.profile == "paper"]
+    # the paper entries follow whatever the paper profile says (no recipe of the slot's own)
+    assert paper[0].config == experiments.experiment_config("periodic", "paper", seed=0)
+    fig06 = {p.name: p.config for p in experiments.efficiency_points("paper", seed=0) if "fig06" in p.figures}
+    assert {j.name: j.config for j in paper[1:]} == fig06
+    # the decisive cpu runs come first, seeds 1 and 2 of the periodic run at the top
+    assert [(j.name, j.config.train.seed) for j in jobs[:2]] == [("periodic", 1), ("periodic", 2)]
+
+
+def test_priority_list_filters_seeds_and_profile_override(tmp_path):
+    p = _prio(tmp_path, "# a comment\n\ncompose cpu 0-1 fig11_lesion8 fig12   # why\nbasic paper 3\n")
+    entries = gpu_slot.read_priority(p)
+    assert entries[0].seeds == (0, 1) and entries[0].why == "why" and entries[0].line == 3
+    jobs = gpu_slot.resolve(entries)
+    names = [j.name for j in jobs if j.config.train.seed == 0 and j.experiment == "compose"]
+    assert names[0] == "fig11_lesion8" and len(names) == 1 + 8  # the lesion run and the eight Fig 12 runs
+    assert jobs[-1].config == experiments.basic_config("paper", seed=3)
+    smoke = gpu_slot.resolve(entries, "smoke")
+    assert {j.profile for j in smoke} == {"smoke"}
+    assert all(j.config.unet == experiments.basic_config("smoke").unet for j in smoke)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("nosuch cpu 0\n", "unknown source 'nosuch'; allowed: basic, periodic, compose, efficiency"),
+    ("basic huge 0\n", "unknown profile 'huge'; allowed: smoke, cpu, paper"),
+    ("basic cpu x\n", "seeds 'x' must be"),
+    ("basic cpu\n", "needs SOURCE PROFILE SEEDS"),
+    ("basic cpu 0 fig02\n", "filters .* apply to the sweeps"),
+    ("compose cpu 0 fig99\n", "fig99 name.* no run or figure of the compose sweep"),
+])
+def test_bad_priority_line_is_named(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        gpu_slot.read_priority(_prio(tmp_path, text))
+
+
+def test_cli_devices_match_the_notebook_runner():
+    from compdiff import notebook
+
+    assert cli.DEVICES == notebook.DEVICES
+
+
+def test_bad_slot_arguments_are_errors(tmp_store, tmp_path):
+    with pytest.raises(ConfigError, match="minutes"):
+        gpu_slot.run_slot(0, tmp_path)
+    with pytest.raises(ConfigError, match="unknown profile"):
+        gpu_slot.run_slot(1, tmp_path, profile="huge")
+    with pytest.raises(ConfigError, match="CUDA is not available") if not torch.cuda.is_available() else \
+            pytest.raises(ConfigError, match="not a device"):
+        gpu_slot.run_slot(1, tmp_path, device="cuda" if not torch.cuda.is_available() else "tpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# the CPU dry run of the whole path
+
+
+def test_cpu_dry_run_whole_path_without_analysis_packages(tmp_path, monkeypatch):
+    """`gpu-slot --device cpu --profile smoke --minutes 0.5` on the default priority list, in a
+    process where the analysis and book packages cannot be imported; its archive then unpacks."""
+    env = {**os.environ, "COMPDIFF_RESULTS": str(tmp_path / "a" / "results"),
+           "COMPDIFF_RUNS": str(tmp_path / "a" / "runs"), "COMPDIFF_WEIGHTS": str(tmp_path / "a" / "weights"),
+           "COMPDIFF_NO_TRAIN": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(paths.ROOT / "lib")}
+    code = ("import sys\n"
+            f"for m in {BLOCKED!r}: sys.modules[m] = None\n"
+            "import torch; torch.set_num_threads(1)\n"
+            "from compdiff.cli import main\n"
+            f"rc = main(['gpu-slot', '--device', 'cpu', '--profile', 'smoke', '--minutes', '0.5', '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+            f"bad = [m for m in {BLOCKED!r} if sys.modules.get(m) is not None]\n"
+            "assert not bad, bad\n"
+            "sys.exit(rc)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "slot.json").read_text())
+    assert summary["elapsed_seconds"] < 30 + 15  # stops before its minutes are up (packing may run a little over)
+    assert summary["environment"]["torch"] == torch.__version__
+    bench = json.loads((tmp_path / "out" / "benchmark.json").read_text())
+    assert bench["rows"][0]["precision"] == "fp32" and bench["rows"][0]["K"] == 1
+    archive = tmp_path / "out" / summary["archive"]
+    index, names = _index(archive)
+    assert {"slot/benchmark.json", "slot/slot.json", "slot/slot.log"} <= set(names)
+    trained = len(index["runs"]) + len(index.get("checkpoints", []))
+    assert trained >= 1, (tmp_path / "out" / "slot.log").read_text()
+    assert summary["counts"]["stored_in_slot"] == len(index["runs"])
+    # another machine: the finished runs join its store, the unfinished ones its scratch folder
+    _use_store(monkeypatch, tmp_path / "b")
+    done = store.unpack(archive)
+    assert len(done) == trained
+    for e in index["runs"]:
+        assert store.lookup(e["experiment"], _config_of(summary, e["run_id"])) is not None
+    for c in index.get("checkpoints", []):
+        assert (tmp_path / "b" / "runs" / c["experiment"] / c["run_id"] / "last.pt").is_file()
+
+
+def _config_of(summary, rid):
+    plan = next(p for p in summary["plan"] if p["run_id"] == rid)
+    return experiments.experiment_config(plan["name"], plan["profile"], seed=plan["seed"]) \
+        if plan["name"] in experiments.EXPERIMENTS else \
+        {p.name: p.config for src in experiments.SWEEP_POINTS.values()
+         for p in src(plan["profile"], seed=plan["seed"])}[plan["name"]]
+
+
+def test_unfinished_run_resumes_on_the_next_slot_bitwise(tmp_path, monkeypatch):
+    """A slot stops a run at an exact resume point; its archive, unpacked on another machine, lets
+    the next slot finish it; the finished run equals an uninterrupted one bit for bit (one CPU,
+    one thread) and is stored and scored there."""
+    from compdiff import runs
+    from compdiff.train import load_checkpoint, train
+
+    monkeypatch.delenv("COMPDIFF_NO_TRAIN", raising=False)
+
+    def short_basic(profile, *, seed=0):  # the smoke run, shortened: 640 images, scored lightly
+        c = experiments.basic_config(profile, seed=seed)
+        return experiments.replace(c, train=experiments.replace(
+            c.train, images=640, checkpoint_every_images=320, log_every_images=64),
+            eval=experiments.replace(c.eval, ddpm_check_labels=0, curve_labels=16))
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "basic", short_basic)
+    prio = _prio(tmp_path, "basic smoke 0\n")
+    cfg = short_basic("smoke", seed=0)
+    rid = store.run_id(cfg)
+    # slot 1 on machine a: stopped halfway
+    _use_store(monkeypatch, tmp_path / "a")
+    s1 = gpu_slot.run_slot(1, tmp_path / "out1", device="cpu", priority=prio, bench_seconds=0,
+                           stop_after_images=288, progress=False, quiet=True)
+    assert s1["plan"][0]["status"] == "unfinished at 288 of 640 images"
+    index, _ = _index(s1["archive_path"])
+    assert index["runs"] == [] and [c["images_seen"] for c in index["checkpoints"]] == [288]
+    # slot 2 on machine b, after unpacking slot 1's archive there
+    _use_store(monkeypatch, tmp_path / "b")
+    (what,) = [d[2] for d in store.unpack(s1["archive_path"])]
+    assert what.startswith("checkpoint at 288 of 640 images installed")
+    assert store.unpack(s1["archive_path"])[0][2].startswith("checkpoint at 288 of 640 images not installed")
+    s2 = gpu_slot.run_slot(1, tmp_path / "out2", device="cpu", priority=prio, bench_seconds=0,
+                           progress=False, quiet=True)
+    assert s2["plan"][0]["status"] == "stored in this slot", s2["plan"]
+    assert s2["counts"]["images_trained"] == 640 - 288
+    resumed = load_checkpoint(tmp_path / "b" / "runs" / "basic" / rid / "last.pt")
+    # the same run, uninterrupted
+    job = runs.training_job("basic", cfg)
+    ref = train(*job[:3], tmp_path / "ref", device="cpu", progress=False)
+    ref_ck = load_checkpoint(tmp_path / "ref" / "last.pt")
+    for which in ("raw", "ema"):
+        assert all(torch.equal(resumed[which][k], ref_ck[which][k]) for k in ref_ck[which]), which
+    assert resumed["loss_curve"] == ref_ck["loss_curve"]
+    assert ref.images_seen == 640 and ref.loss_curve[-1][0] == 640
+    stored = store.lookup("basic", cfg)
+    w = torch.load(stored.weights("model_ema.pt"), weights_only=True)
+    assert all(torch.equal(w[k], ref_ck["ema"][k]) for k in w)
+    # slot 2's archive carries the finished run to a third machine
+    _use_store(monkeypatch, tmp_path / "c")
+    assert [d[2] for d in store.unpack(s2["archive_path"])] == ["added"]
+    assert store.lookup("basic", cfg).json("metrics") == stored.json("metrics")
+
+
+# ---------------------------------------------------------------------------------------------
+# the archive
+
+
+class Cfg:
+    pass
+
+
+def _fake_checkpoint(root, cfg, size=1000):
+    d = root / "scratch"
+    d.mkdir(parents=True)
+    (d / "last.pt").write_bytes(b"x" * size)
+    (d / "run_spec.json").write_text("{}")
+    return store.Checkpoint("basic", cfg, d, 32, 3_200)
+
+
+def test_checkpoints_over_the_size_limit_are_left_out_and_listed(tmp_store, tmp_path):
+    cfg = experiments.basic_config("smoke")
+    ck = _fake_checkpoint(tmp_path, cfg, size=50_000)
+    index = store.pack([], tmp_path / "a.tar.gz", checkpoints=[ck], max_bytes=10_000)
+    assert "checkpoints" not in index and index["checkpoints_left_out"][0]["run_id"] == store.run_id(cfg)
+    index = store.pack([], tmp_path / "b.tar.gz", checkpoints=[ck], extras={"x.json": b"{}"})
+    assert index["checkpoints"][0]["files"]["last.pt"]["size"] == 50_000 and index["extras"] == ["x.json"]
+
+
+def test_unpack_refuses_an_altered_checkpoint(tmp_store, tmp_path, monkeypatch):
+    cfg = experiments.basic_config("smoke")
+    bundle = tmp_path / "b.tar.gz"
+    store.pack([], bundle, checkpoints=[_fake_checkpoint(tmp_path, cfg)])
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bundle) as src, tarfile.open(bad, "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name.endswith("last.pt"):
+                data = b"y" + data[1:]
+            dst.addfile(m, io.BytesIO(data))
+    _use_store(monkeypatch, tmp_path / "fresh")
+    with pytest.raises(store.CorruptArtifactError, match="last.pt"):
+        store.unpack(bad)
+    assert not (tmp_path / "fresh" / "runs").exists()
+
+
+def test_train_many_stops_when_asked_at_an_exact_resume_point(tmp_path):
+    """The slot's deadline: ``stop_when`` is asked before a group starts and after every step."""
+    from compdiff import runs
+    from compdiff.train import load_checkpoint, train_many
+
+    spec, x, y, _ = runs.training_job("basic", experiments.basic_config("smoke"))
+    answers = iter([False, False, True])  # before the group, after step 1, after step 2
+    (r,) = train_many([(spec, x, y, tmp_path / "a")], "cpu", False, stop_when=lambda: next(answers))
+    assert (r.images_seen, r.completed) == (2 * spec.train.batch_size, False)
+    assert load_checkpoint(tmp_path / "a" / "last.pt")["images_seen"] == 2 * spec.train.batch_size
+    (r,) = train_many([(spec, x, y, tmp_path / "a")], "cpu", False, stop_when=lambda: True)  # past it already
+    assert r.images_seen == 2 * spec.train.batch_size and r.resumed_from_images == r.images_seen
