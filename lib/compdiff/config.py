@@ -436,9 +436,12 @@ class DiffusionConfig(Config):
     """Forward process and training objective. Defaults = spec §1.3 (DDPM, Ho et al. 2020).
 
     T: number of diffusion steps. schedule: "linear" (β from beta_start to beta_end) or "cosine"
-    (Nichol & Dhariwal 2021, offset cosine_s; beta_start/beta_end unused). prediction: "eps"
-    only. loss_weighting: "none" (plain ε-MSE, spec) or "min_snr" (Hang et al. 2023:
-    weight min(SNR_t, min_snr_gamma)/SNR_t on the ε-MSE).
+    (Nichol & Dhariwal 2021, offset cosine_s; beta_start/beta_end unused). prediction: what the
+    network outputs: "eps" (ε, the spec's DDPM) or "v" (v = √ᾱ ε − √(1−ᾱ) x₀, Salimans & Ho
+    2022); the samplers convert either to ε. loss_weighting: "none" (the plain MSE of the
+    prediction: x₀-error weight SNR for ε, 1 + SNR for v) or "min_snr" (Hang et al. 2023:
+    x₀-error weight min(SNR_t, min_snr_gamma), i.e. min(SNR, γ)/SNR on the ε-MSE and
+    min(SNR, γ)/(SNR + 1) on the v-MSE).
     """
 
     T: int = field(default=1000, metadata=spec(**_pos_int, tag=UNKNOWN, topic="Diffusion steps T",
@@ -450,7 +453,7 @@ class DiffusionConfig(Config):
     beta_end: float = field(default=0.02, metadata=spec(**_unit_open, tag=UNKNOWN, why="the DDPM default"))
     cosine_s: float = field(default=0.008, metadata=spec(kind="real", lo=0))
     prediction: str = field(default="eps", metadata=spec(
-        choices=("eps",), tag=UNKNOWN, topic="Loss", group=("loss_weighting",),
+        choices=("eps", "v"), tag=UNKNOWN, topic="Loss", group=("loss_weighting",),
         why="ε-prediction with the plain MSE.", figures="all models"))
     loss_weighting: str = field(default="none", metadata=spec(
         choices=("none", "min_snr"), tag=UNKNOWN, why="the plain ε-MSE of DDPM"))

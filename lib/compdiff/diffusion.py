@@ -34,6 +34,8 @@ __all__ = [
     "q_sample",
     "training_loss",
     "loss_weights",
+    "prediction_of",
+    "to_eps",
     "SampleNoise",
     "sample_seed",
     "ddpm_timesteps",
@@ -125,27 +127,50 @@ def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor,
 
 
 def loss_weights(schedule: Schedule, t: torch.Tensor, weighting: str,
-                 min_snr_gamma: float = 5.0) -> torch.Tensor | None:
-    """Per-sample weights on the ε-MSE (None for "none")."""
+                 min_snr_gamma: float = 5.0, prediction: str = "eps") -> torch.Tensor | None:
+    """Per-sample weights on the MSE of the network's prediction (None for "none"). "min_snr"
+    weighs the x₀-error by min(SNR, γ): min(SNR, γ)/SNR on the ε-MSE, min(SNR, γ)/(SNR + 1) on
+    the v-MSE."""
     if weighting == "none":
         return None
     if weighting == "min_snr":
         ab = schedule.alpha_bars.to(dtype=torch.float32)
         ab = ab.to(t.device)[t.long()]
         snr = ab / (1.0 - ab)
-        return torch.clamp(snr, max=min_snr_gamma) / snr
+        return torch.clamp(snr, max=min_snr_gamma) / (snr + 1.0 if prediction == "v" else snr)
     raise ValueError(f"weighting must be 'none' or 'min_snr', got {weighting!r}")
+
+
+def prediction_of(schedule: Schedule) -> str:
+    """The schedule's prediction target ("eps" unless its DiffusionConfig says "v")."""
+    return getattr(schedule.cfg, "prediction", "eps") if schedule.cfg is not None else "eps"
+
+
+def to_eps(schedule: Schedule, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The network's output as ε̂: unchanged for ε-prediction; ε̂ = √ᾱ v̂ + √(1−ᾱ) x_t for v."""
+    if prediction_of(schedule) == "eps":
+        return out
+    a = _gather(schedule.sqrt_alpha_bars, t, out)
+    b = _gather(schedule.sqrt_one_minus_alpha_bars, t, out)
+    return a * out + b * x_t.to(out.dtype)
 
 
 def training_loss(model: Callable, schedule: Schedule, x0: torch.Tensor, labels: torch.Tensor,
                   t: torch.Tensor, noise: torch.Tensor, weighting: str = "none", *,
                   min_snr_gamma: float = 5.0) -> torch.Tensor:
-    """ε-prediction MSE, mean over pixels then (weighted) mean over the batch. The model's output
-    is cast to float32 first, so the loss is fp32 under bf16 autocast."""
+    """MSE of the network's prediction (ε, or v = √ᾱ ε − √(1−ᾱ) x₀ when the schedule's config
+    says ``prediction="v"``), mean over pixels then (weighted) mean over the batch. The model's
+    output is cast to float32 first, so the loss is fp32 under bf16 autocast."""
     x_t = q_sample(schedule, x0, t, noise)
-    eps = model(x_t, t, labels)
-    per_sample = (eps.float() - noise.float()).pow(2).flatten(1).mean(1)
-    w = loss_weights(schedule, t, weighting, min_snr_gamma)
+    out = model(x_t, t, labels).float()
+    prediction = prediction_of(schedule)
+    if prediction == "v":
+        target = (_gather(schedule.sqrt_alpha_bars, t, out) * noise.float()
+                  - _gather(schedule.sqrt_one_minus_alpha_bars, t, out) * x0.float())
+    else:
+        target = noise.float()
+    per_sample = (out - target).pow(2).flatten(1).mean(1)
+    w = loss_weights(schedule, t, weighting, min_snr_gamma, prediction)
     if w is not None:
         per_sample = per_sample * w.to(per_sample.device)
     return per_sample.mean()
@@ -286,14 +311,13 @@ class _SamplerSetup:
             yield lo, hi
 
 
-def _call_model(model, setup: _SamplerSetup, x, t_int: int, lab, want_features: bool):
+def _call_model(model, schedule: Schedule, setup: _SamplerSetup, x, t_int: int, lab, want_features: bool):
     t = torch.full((x.shape[0],), t_int, dtype=torch.long, device=x.device)
     with _autocast(setup.device, setup.bf16):
         if want_features:
-            out = model(x, t, lab, return_features=True)
-            eps, feat = out
-            return eps.float(), feat.float()
-        return model(x, t, lab).float(), None
+            out, feat = model(x, t, lab, return_features=True)
+            return to_eps(schedule, out.float(), x, t), feat.float()
+        return to_eps(schedule, model(x, t, lab).float(), x, t), None
 
 
 def _run(model, schedule: Schedule, setup: _SamplerSetup, visited: list[int], step_fn,
@@ -316,7 +340,7 @@ def _run(model, schedule: Schedule, setup: _SamplerSetup, visited: list[int], st
                 x = noise.next()  # x_T
                 for i, t in enumerate(visited):
                     want = t in setup.feature_ts
-                    eps, feat = _call_model(model, setup, x, t, lab, want)
+                    eps, feat = _call_model(model, schedule, setup, x, t, lab, want)
                     if want:
                         f = feat.cpu()
                         if t not in feats:

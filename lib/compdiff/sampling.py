@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from . import data, experiments, geometry
-from .diffusion import ddim_timesteps, make_schedule, q_sample, sample_ddim, sample_ddpm
+from .diffusion import ddim_timesteps, make_schedule, q_sample, sample_ddim, sample_ddpm, to_eps
 
 
 def sampler_name(ev: experiments.EvalConfig, T: int) -> str:
@@ -110,6 +110,6 @@ def epsilon_mse(model, schedule, images: np.ndarray, labels: np.ndarray, *, draw
                 sl = slice(lo, lo + batch_size)
                 tt, nn = t[k, sl].to(device), noise[k, sl].to(device)
                 x_t = q_sample(schedule, x0[sl].to(device), tt, nn)
-                eps = model(x_t, tt, lab[sl].to(device)).float()
+                eps = to_eps(schedule, model(x_t, tt, lab[sl].to(device)).float(), x_t, tt)
                 out[k, sl] = (eps - nn).pow(2).flatten(1).mean(1).cpu().numpy()
     return out.mean(axis=0)

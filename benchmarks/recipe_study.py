@@ -1,0 +1,149 @@
+"""The recipe study of issue 18: images to 60 / 90 / 95% accuracy on ``basic``, per recipe and seed.
+
+    PYTHONPATH=lib python benchmarks/recipe_study.py train RECIPE --seed S   # one run (resumes)
+    PYTHONPATH=lib python benchmarks/recipe_study.py queue RECIPE:S …        # several, in order
+    PYTHONPATH=lib python benchmarks/recipe_study.py list                    # recipes and state
+
+A run trains in segments of ``EVERY`` images (exact resume between them) and, after each, scores
+its EMA model on 256 fixed training labels with a DDIM-25 (η = 1) sample per label and logs the
+label-use gap (``compdiff.monitor``). It stops once two consecutive checks read ≥ 95%, or at the
+recipe's cap. At the end the same 256 labels are sampled with DDIM-50, the judged sampler, and
+both accuracies are kept: their agreement is measured on every run.
+
+Each run writes ``benchmarks/recipe_runs/<recipe>-s<seed>.json`` (committed: the evidence);
+weights stay in ``weights/recipe_study/`` (ignored by git). ``bench_recipe.py`` turns the records
+into ``benchmarks/recipe.json`` and its table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "lib"))
+
+from compdiff import experiments, monitor  # noqa: E402
+
+RUNS = HERE / "recipe_runs"
+SCRATCH = ROOT / "weights" / "recipe_study"
+EVERY = 16_000
+BAR = 0.95
+CAP = 256_000
+
+
+def _today(seed):
+    return experiments.basic_config("cpu", seed=seed)
+
+
+def _constant(cfg, images=CAP):
+    """cfg with a constant lr after its warmup, no decay, and a cap of ``images``: a run that stops
+    when it converges cannot decay its lr towards an end it does not know."""
+    return replace(cfg, train=replace(cfg.train, lr_schedule="constant", decay_images=0, images=images))
+
+
+def _diff(cfg, **kw):
+    return replace(cfg, diffusion=replace(cfg.diffusion, **kw))
+
+
+# name → (description, seed → BumpRunConfig)
+RECIPES = {
+    "today": ("the cpu profile's recipe: ε-prediction, min-SNR-5, wsd lr (2e-3), 512k images", _today),
+    "eps-minsnr-const": ("ε-prediction, min-SNR-5, constant lr 2e-3", lambda s: _constant(_today(s))),
+    "v": ("v-prediction, plain v-MSE (x₀-error weight 1 + SNR), constant lr 2e-3",
+          lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="none"))),
+    "v-minsnr": ("v-prediction, min-SNR-5 (x₀-error weight min(SNR, 5)), constant lr 2e-3",
+                 lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="min_snr"))),
+}
+
+
+def cpu_info() -> dict:
+    model, flags = platform.processor(), set()
+    if Path("/proc/cpuinfo").exists():
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
+    return {"model": model, "flags": keep}
+
+
+def record_path(name: str, seed: int) -> Path:
+    return RUNS / f"{name}-s{seed}.json"
+
+
+def train_one(name: str, seed: int) -> dict:
+    import torch
+
+    from compdiff.diffusion import make_schedule  # noqa: F401  (torch only past this point)
+    from compdiff.train import load_model
+
+    if name not in RECIPES:
+        raise SystemExit(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
+    desc, make = RECIPES[name]
+    cfg = make(seed)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    path = record_path(name, seed)
+    if path.exists() and json.loads(path.read_text()).get("finished"):
+        print(f"{path.name}: already finished")
+        return json.loads(path.read_text())
+    scratch = SCRATCH / f"{name}-s{seed}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    print(f"== {name} seed {seed}: {desc} (torch threads {torch.get_num_threads()})", flush=True)
+    log = lambda s: print(f"[{name} s{seed} {time.strftime('%H:%M:%S')}] {s}", flush=True)
+    res = monitor.train_until(cfg, scratch, every=EVERY, bar=BAR, patience=2, device="cpu", log=log,
+                              history_path=scratch / "history.json")
+    model = load_model(scratch / "last.pt", which=cfg.eval.weights)
+    ds, eval_labels, score = monitor.run_data(cfg)
+    idx = monitor.fixed_subset(len(eval_labels), 256)
+    t0 = time.perf_counter()
+    judged = monitor.quick_accuracy(model, cfg, eval_labels[idx], score, steps=cfg.eval.steps)
+    rec = {
+        "recipe": name, "description": desc, "seed": seed, "finished": True, "stopped": res["stopped"],
+        "config": {"diffusion": cfg.diffusion.to_dict(), "train": cfg.train.to_dict(),
+                   "unet_preset": "tiny" if cfg.unet == experiments.basic_config("cpu").unet else "other"},
+        "bar": BAR, "every": EVERY, "cap": cfg.train.images,
+        "history": res["history"],
+        "final_ddim50": {**judged, "seconds": time.perf_counter() - t0},
+        "cpu": cpu_info(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    path.write_text(json.dumps(rec, indent=1) + "\n")
+    log(f"done ({res['stopped']}): {res['images']:,d} images, DDIM-25 "
+        f"{100 * res['history'][-1]['accuracy']:.1f}% vs DDIM-50 {100 * judged['accuracy']:.1f}% → {path}")
+    return rec
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("recipe")
+    t.add_argument("--seed", type=int, default=0)
+    q = sub.add_parser("queue")
+    q.add_argument("jobs", nargs="+", help="RECIPE:SEED …, trained one after another")
+    sub.add_parser("list")
+    a = ap.parse_args(argv)
+    if a.cmd == "train":
+        train_one(a.recipe, a.seed)
+    elif a.cmd == "queue":
+        for job in a.jobs:
+            name, _, seed = job.partition(":")
+            train_one(name, int(seed or 0))
+    else:
+        for name, (desc, _) in RECIPES.items():
+            done = sorted(p.stem.rsplit("-s", 1)[1] for p in RUNS.glob(f"{name}-s*.json"))
+            print(f"{name:20s} {desc}  [finished seeds: {', '.join(done) or 'none'}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Cheap signals of a run in training: a quick accuracy and the label-use gap (issue 18).
+
+Both read a model on a fixed set of labels, so two snapshots (or two recipes) are compared on the
+same draws:
+
+- :func:`quick_accuracy`: one sample per label from a short stochastic DDIM chain (``steps``,
+  η = 1, noise seed of the run's EvalConfig), scored with the run's own scorer. Its agreement with
+  the DDIM-50 sampler the runs are judged by is measured at every run's end
+  (``benchmarks/recipe_study.py``), not assumed.
+- :func:`label_use_gap`: the ε-MSE of the model with its labels shuffled, relative to the true
+  labels, on a fixed batch at a few noise levels: ``mse(shuffled) / mse(true) − 1``. A model that
+  ignores its label reads 0; it rises long before the accuracy does.
+- :func:`train_until`: trains a run in segments (exact resume between them) and stops when the
+  quick accuracy has passed ``bar`` at ``patience`` consecutive checks, or at the run's budget.
+
+Needs torch and numpy only (the GPU-slot path).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, sampling
+from .diffusion import make_schedule, q_sample, to_eps
+
+__all__ = ["quick_accuracy", "label_use_gap", "fixed_subset", "train_until", "run_data", "GAP_FRACTIONS"]
+
+GAP_FRACTIONS = (0.15, 0.30, 0.45)  # of T: t = 150, 300, 450 at T = 1000
+
+
+def fixed_subset(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` sorted indices of range(n), drawn once from ``seed`` (all of them if size ≥ n)."""
+    if size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def quick_accuracy(model, cfg, labels: np.ndarray, score, *, steps: int = 25, device="cpu") -> dict:
+    """Accuracy of one DDIM-``steps`` (η = cfg.eval.eta) sample per label, with failure modes."""
+    ev = replace(cfg.eval, sampler="ddim", steps=steps)
+    imgs = sampling.generate(model, make_schedule(cfg.diffusion), labels, ev,
+                             image_size=cfg.unet.image_size, device=device)
+    s = score(imgs, labels)
+    out = {"accuracy": float(np.mean(s.correct)), "labels": int(len(labels)), "steps": int(steps)}
+    out.update(sampling.failure_modes(s))
+    return out
+
+
+def label_use_gap(model, schedule, images: np.ndarray, labels: np.ndarray, *,
+                  timesteps=None, seed: int = 0, device="cpu") -> dict:
+    """``{t: mse(shuffled labels) / mse(true labels) − 1}`` of the ε-prediction, on ``images``
+    (in [0, 1]) with one fixed noise draw and one fixed label permutation per ``seed``; the
+    timesteps default to :data:`GAP_FRACTIONS` of T."""
+    if timesteps is None:
+        timesteps = [int(round(f * schedule.T)) for f in GAP_FRACTIONS]
+    g = torch.Generator().manual_seed(int(seed))
+    x0 = torch.as_tensor(data.to_model_range(images), dtype=torch.float32)[:, None].to(device)
+    lab = torch.as_tensor(labels, dtype=torch.float32).to(device)
+    perm = torch.randperm(len(lab), generator=g)
+    # a derangement-ish shuffle is enough: a label kept in place only lowers the gap
+    shuffled = lab[perm.to(device)]
+    noise = torch.randn(x0.shape, generator=g).to(device)
+    was_training = model.training
+    model.eval()
+    out = {}
+    try:
+        with torch.no_grad():
+            for t_int in timesteps:
+                t = torch.full((len(x0),), int(t_int), dtype=torch.long, device=device)
+                x_t = q_sample(schedule, x0, t, noise)
+                mse = []
+                for y in (lab, shuffled):
+                    eps = to_eps(schedule, model(x_t, t, y).float(), x_t, t)
+                    mse.append(float((eps - noise).pow(2).mean()))
+                out[int(t_int)] = mse[1] / mse[0] - 1.0
+    finally:
+        model.train(was_training)
+    return out
+
+
+def run_data(cfg):
+    """(training set, the evaluation labels of its training region, scorer) of a bump run
+    (basic, periodic) or a composition run; a run without a training region (the stripes-only
+    data) is checked on all its evaluation labels."""
+    from . import datasets
+
+    if hasattr(cfg, "dataset"):
+        ds, labels, masks, score = datasets.compose_data(cfg)
+        if masks["id"].any():
+            labels = labels[masks["id"]]
+        return ds, labels, score
+    ds, labels, score = datasets.bump_run_data(cfg)
+    return ds, labels, score
+
+
+def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 2, labels: int = 256,
+                steps: int = 25, gap_images: int = 256, device="cpu", log=print,
+                history_path=None) -> dict:
+    """Train the run ``cfg`` (bump or composition) in segments of ``every`` images, checking
+    the quick accuracy of its ``cfg.eval.weights`` model on ``labels`` fixed training labels and the
+    label-use gap after each; stop once the accuracy has been ≥ ``bar`` at ``patience``
+    consecutive checks, or at ``cfg.train.images`` (the cap). Resumes from ``out_dir``.
+
+    Returns ``{"history": [...], "stopped": "bar" | "cap", "images": ..., "train_seconds": ...}``;
+    the history is also written to ``history_path`` (JSON) after every check."""
+    from .train import RunSpec, train
+
+    out_dir = Path(out_dir)
+    ds, eval_labels, score = run_data(cfg)
+    spec = RunSpec(unet=cfg.unet, diffusion=cfg.diffusion, train=cfg.train)
+    x = data.to_model_range(ds.images)[:, None]
+    idx = fixed_subset(len(eval_labels), labels)
+    gidx = fixed_subset(len(ds.images), gap_images, seed=1)
+    schedule = make_schedule(cfg.diffusion)
+    history_path = Path(history_path) if history_path else None
+    history = []
+    if history_path and history_path.exists():
+        history = json.loads(history_path.read_text())["history"]
+    b = cfg.train.batch_size
+    every = max(b, every // b * b)
+    cap = cfg.train.images
+    done = history[-1]["images"] if history else 0
+    stopped = "cap"
+    while True:
+        streak = 0
+        for h in reversed(history):
+            if h["accuracy"] >= bar:
+                streak += 1
+            else:
+                break
+        if streak >= patience:
+            stopped = "bar"
+            break
+        if done >= cap:
+            break
+        target = min(cap, done + every)
+        t0 = time.perf_counter()
+        res = train(spec, x, ds.labels, out_dir, device=device, progress=False, stop_after_images=target)
+        seg = time.perf_counter() - t0
+        model = res.model(cfg.eval.weights)
+        t1 = time.perf_counter()
+        acc = quick_accuracy(model, cfg, eval_labels[idx], score, steps=steps, device=device)
+        gap = label_use_gap(model, schedule, ds.images[gidx], ds.labels[gidx], device=device)
+        h = {"images": int(res.images_seen), "train_seconds": float(res.train_seconds_total),
+             "segment_seconds": seg, "eval_seconds": time.perf_counter() - t1,
+             "images_per_s": float(res.images_per_second), **acc,
+             "label_gap": {str(k): v for k, v in gap.items()}}
+        history.append(h)
+        done = h["images"]
+        if history_path:
+            history_path.write_text(json.dumps({"history": history}, indent=1))
+        log(f"{done:>8,d} images  acc {100 * acc['accuracy']:5.1f}%  no bump {acc.get('no_bump', 0):3d}  "
+            f"several {acc.get('several_bumps', 0):3d}  gap " +
+            " ".join(f"{k}:{100 * v:+.0f}%" for k, v in gap.items()) +
+            f"  ({res.images_per_second:.0f} img/s)")
+    return {"history": history, "stopped": stopped, "images": done,
+            "train_seconds": history[-1]["train_seconds"] if history else 0.0}
