@@ -1,6 +1,6 @@
 # The verbs a user types. Everything runs inside .venv, made from requirements.txt on first use.
-#   make book      build the HTML book from the committed, executed notebooks (the report and the
-#                  assumptions page are regenerated; git status stays clean)
+#   make book      build the HTML book from the committed, executed notebooks (the report, the runs
+#                  page and the assumptions page are regenerated; git status stays clean)
 #   make figures   execute every figure notebook again (papermill, PROFILE): rewrites notebooks/
 #   make test      unit tests + notebook tests (nbval) + book checks, replaying committed results
 #                  (make test-lib / test-notebooks run one half)
@@ -26,7 +26,7 @@ SLOT_OUT ?= slot
 # the GPU slot runs where nothing can be installed: the venv's python if there is one, else python3
 SLOT_PY  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
-.PHONY: venv book figures figure html assumptions report test test-lib test-notebooks bench gpu-slot clean
+.PHONY: venv book figures figure html assumptions report runs-page test test-lib test-notebooks bench gpu-slot clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,11 @@ assumptions: venv
 report: venv
 	$(BIN)/python -m compdiff report
 
-html: venv assumptions report
+# The runs page is generated from results/ (never typed): book/runs.md
+runs-page: venv
+	$(BIN)/python -m compdiff runs-page
+
+html: venv assumptions report runs-page
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 	@echo "book: $(CURDIR)/_build/html/index.html"
 

@@ -98,7 +98,7 @@ class Browser:
     FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-dev-shm-usage", "--hide-scrollbars", "--disable-extensions",
-             "--remote-debugging-port=0", "--window-size=1280,1800",
+             "--remote-debugging-port=0", "--window-size=1400,1800",
              # anything not on localhost fails to resolve: the book must not need it
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 
@@ -125,7 +125,12 @@ class Browser:
         self.events = []
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1, mobile=False)
+        self.width, self.mobile = WIDE, False
+        self.resize(WIDE)
+
+    def resize(self, width: int, mobile: bool = False, height: int = 1800):
+        self.width, self.mobile = width, mobile
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
 
     def call(self, method, **params):
         import json
@@ -162,8 +167,9 @@ class Browser:
                 self.events.append(msg)
         raise TimeoutError(f"no {method} within {timeout} s")
 
-    def visit(self, url: str) -> dict:
-        """Load ``url``; return what the page requested, logged and showed."""
+    def visit(self, url: str, *, dark: bool = False) -> dict:
+        """Load ``url`` at the current width; return what the page requested, logged and showed, and
+        its layout (:data:`LAYOUT`). ``dark``: switch the theme to dark mode before the screenshot."""
         import base64
 
         self.events.clear()
@@ -183,11 +189,16 @@ class Browser:
                       mathjax: document.querySelectorAll('mjx-container').length,
                       height: document.documentElement.scrollHeight};
             })()""")["result"]["value"]
+        if dark:  # what the theme's light/dark switch does
+            self.call("Runtime.evaluate", expression="document.documentElement.dataset.mode = 'dark';"
+                                                     "document.documentElement.dataset.theme = 'dark';")
+        state["layout"] = self.call("Runtime.evaluate", expression=LAYOUT, returnByValue=True)["result"]["value"]
         # the whole page, up to 6000 px tall, so a person can read it top to bottom
         height = max(min(int(state["height"]), 6000), 900)
-        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
+        width, mobile = self.width, self.mobile
+        self.resize(width, mobile, height)
         shot = self.call("Page.captureScreenshot", format="png")["data"]
-        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1, mobile=False)
+        self.resize(width, mobile)
         events = list(self.events)
         requests = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
         failed = [e["params"].get("errorText", "") for e in events if e["method"] == "Network.loadingFailed"]
@@ -207,6 +218,29 @@ class Browser:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+WIDE, NARROW = 1400, 390  # a laptop's window and a phone's screen (issue 21)
+
+# The layout a reader meets: each figure image's drawn and natural width, whether it sits under a
+# "Gallery" heading, and its background; every printed output that scrolls sideways; how wide the
+# page is against the window.
+LAYOUT = """(() => {
+  const art = document.querySelector('article.bd-article') || document.querySelector('main');
+  const imgs = [...document.querySelectorAll('article img')].map(i => {
+    const sec = i.closest('section');
+    const h = sec && sec.querySelector('h1, h2, h3');
+    return {src: i.currentSrc || i.src, width: Math.round(i.getBoundingClientRect().width),
+            natural: i.naturalWidth, ok: i.complete && i.naturalWidth > 0,
+            gallery: !!(h && /^Gallery/.test(h.textContent.trim())),
+            linked: !!i.closest('a[href]'), background: getComputedStyle(i).backgroundColor};
+  });
+  const scrolls = [...document.querySelectorAll('div.cell_output pre')]
+    .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 80));
+  return {article: art ? Math.round(art.getBoundingClientRect().width) : 0, imgs, scrolls,
+          page: document.documentElement.scrollWidth, window: window.innerWidth,
+          text: document.body.innerText};
+})()"""
 
 
 def browser_pages() -> list[str]:
@@ -267,6 +301,103 @@ def test_math_is_typeset(visits, html):
         source = (html / f"{page}.html").read_text()
         if "\\(" in source or "\\[" in source or 'class="math' in source:
             assert v["state"]["mathjax"] > 0, f"{page}: math was not typeset by MathJax"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the book (issue 21): figures at full size, summaries that wrap, galleries that load, the
+# runs page, narrow screens and dark mode
+
+FIGURE_PAGES = ("notebooks/fig02_torus_dynamics", "notebooks/fig04_composition", "notebooks/fig06_percolation")
+GALLERY_PAGES = ("notebooks/fig02_torus_dynamics", "notebooks/fig04_composition", "notebooks/fig06_percolation",
+                 "notebooks/fig10_rim", "notebooks/fig11_lesion", "notebooks/fig12_holes")
+READER_PAGES = ("book/report", "book/runs", *FIGURE_PAGES)
+
+
+def test_multi_panel_figures_are_drawn_at_least_800_px_wide(visits):
+    """At a 1400 px window a wide figure uses the page's width (the theme's full-width cells), not
+    the ~780 px text column; and every figure links to its full-size file."""
+    for page in FIGURE_PAGES + ("book/report",):
+        imgs = visits[page]["state"]["layout"]["imgs"]
+        wide = [i for i in imgs if i["natural"] >= 1000]
+        assert wide, f"{page}: no multi-panel figure"
+        for i in wide:
+            assert i["width"] >= 800, f"{page}: {i['src']} drawn {i['width']} px wide (natural {i['natural']})"
+    for page, v in visits.items():
+        for i in v["state"]["layout"]["imgs"]:
+            if "/_images/" in i["src"]:
+                assert i["linked"], f"{page}: figure {i['src']} does not link to its file"
+
+
+def test_no_printed_summary_scrolls_sideways(visits, narrow_visits):
+    for label, vs in (("1400 px", visits), ("390 px", narrow_visits)):
+        for page, v in vs.items():
+            assert not v["state"]["layout"]["scrolls"], f"{page} at {label}: output scrolls sideways: " \
+                f"{v['state']['layout']['scrolls']}"
+
+
+def test_every_gallery_image_loads(visits):
+    for page in GALLERY_PAGES:
+        gallery = [i for i in visits[page]["state"]["layout"]["imgs"] if i["gallery"]]
+        assert len(gallery) == 1, f"{page}: {len(gallery)} gallery images under the 'Gallery' heading, want 1"
+        for i in gallery:
+            assert i["ok"], f"{page}: gallery image {i['src']} did not load"
+
+
+def test_runs_page_lists_every_stored_run(visits, html):
+    """Every run of results/ is on the runs page (a run stored after the page was built excepted)."""
+    from compdiff import store
+
+    built = (html / "book" / "runs.html").stat().st_mtime
+    text = visits["book/runs"]["state"]["layout"]["text"]
+    runs = [r for r in store.list_runs() if (r.path / "manifest.json").stat().st_mtime < built]
+    assert runs
+    missing = [f"{r.experiment}/{r.run_id}" for r in runs if f"{r.experiment}/{r.run_id}" not in text]
+    assert not missing, f"runs page lacks {missing}"
+
+
+def test_pages_fit_a_phone_screen(narrow_visits):
+    """At 390 px nothing widens the page beyond the screen (wide tables scroll in their own box)."""
+    for page, v in narrow_visits.items():
+        lay = v["state"]["layout"]
+        assert lay["page"] <= lay["window"] + 1, f"{page}: {lay['page']} px wide at a {lay['window']} px screen"
+
+
+def test_dark_mode_keeps_figures_on_a_light_ground(dark_visits):
+    """Matplotlib figures may be transparent: in dark mode each sits on the theme's light image ground."""
+    for page, v in dark_visits.items():
+        for i in v["state"]["layout"]["imgs"]:
+            if "/_images/" in i["src"]:
+                assert i["background"] not in ("rgba(0, 0, 0, 0)", "transparent"), f"{page}: {i['src']} transparent in dark mode"
+
+
+def _visit_some(html, tmp_path_factory, pages, sub: str, *, width: int, dark: bool = False) -> dict:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    (SHOTS / sub).mkdir(parents=True, exist_ok=True)
+    out = {}
+    browser = Browser(tmp_path_factory.mktemp(f"chromium-{sub}"))
+    try:
+        browser.resize(width, mobile=width < 600)
+        with serve(html) as base:
+            for page in pages:
+                v = browser.visit(f"{base}/{page}.html", dark=dark)
+                (SHOTS / sub / f"{page.replace('/', '_')}.png").write_bytes(v["png"])
+                out[page] = v
+    finally:
+        browser.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def narrow_visits(html, tmp_path_factory):
+    """The reader's pages on a phone (390 px), screenshots in _build/screenshots/narrow/."""
+    return _visit_some(html, tmp_path_factory, READER_PAGES, "narrow", width=NARROW)
+
+
+@pytest.fixture(scope="module")
+def dark_visits(html, tmp_path_factory):
+    """The reader's pages in the theme's dark mode at 1400 px, screenshots in _build/screenshots/dark/."""
+    return _visit_some(html, tmp_path_factory, READER_PAGES, "dark", width=WIDE, dark=True)
 
 
 # ---------------------------------------------------------------------------------------------

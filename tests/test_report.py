@@ -99,7 +99,7 @@ def test_page_has_one_row_per_claim_and_links_to_built_figures(tmp_store):
     for c, (_, row) in zip(report.CLAIMS.values(), rows):
         assert c.title in row
         assert row.count("{bdg-") == 1
-    toc = report._toc_files()
+    toc = report.toc_files()
     for link in re.findall(r"\]\(\.\./(notebooks/[^)]+)\.ipynb\)", text):
         assert link in toc, link
     assert report.VERDICT_RULE in text

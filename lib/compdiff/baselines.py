@@ -48,7 +48,7 @@ class Baselines:
                 "isolated": self.isolated}
 
 
-def _run_data(cfg):
+def run_data(cfg):
     """(training set, evaluation labels, scorer, period or None, render) of any run config."""
     if hasattr(cfg, "dataset"):
         ds, labels, _, score = datasets.compose_data(cfg)
@@ -69,7 +69,7 @@ def _delta(a: np.ndarray, b: np.ndarray, period) -> np.ndarray:
 
 def baselines(cfg) -> Baselines:
     """The memoriser, the ground truth and the label classes of a run config (nothing is trained)."""
-    ds, labels, score, period, render = _run_data(cfg)
+    ds, labels, score, period, render = run_data(cfg)
     tol = cfg.eval.tol
     train_labels = np.asarray(ds.labels, np.float64)
     lab = np.asarray(labels, np.float64)

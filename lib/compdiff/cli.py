@@ -11,6 +11,7 @@
     python -m compdiff results pack compose/b127eba4 -o runs.tar.gz   # runs + weights, one bundle
     python -m compdiff results unpack runs.tar.gz         # checked, then added to results/
     python -m compdiff results restore-weights            # weights of older runs, from git history
+    python -m compdiff runs-page                          # regenerate book/runs.md from results/
     python -m compdiff gpu-slot --minutes 10 --out slot/  # a GPU for a few minutes: train the priority
                                                           # list's missing runs, score, pack one archive
 """
@@ -258,6 +259,14 @@ def _cmd_results(args) -> int:
     return 0
 
 
+def _cmd_runs_page(args) -> int:
+    from . import runs_page
+
+    out = runs_page.write(Path(args.output) if args.output else None)
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_gpu_slot(args) -> int:
     from . import gpu_slot
 
@@ -338,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("bundle")
     rsub.add_parser("restore-weights", help="fill the weights cache from git history (runs committed with weights)")
     res.set_defaults(func=_cmd_results)
+
+    rp = sub.add_parser("runs-page", help="regenerate book/runs.md (every stored run) from results/")
+    rp.add_argument("--output", default=None, help="where to write (default book/runs.md)")
+    rp.set_defaults(func=_cmd_runs_page)
 
     g = sub.add_parser("gpu-slot", help="a GPU for a few minutes: benchmark, train the priority list's missing "
                                         "runs K at a time, score, pack one archive (results unpack adds it)")

@@ -47,7 +47,7 @@ def setup(figure: str, *, profile: str, seed: int = 0, device: str = "auto") -> 
 
 
 # what figure execution itself writes: a notebook records the code that made it, not these
-GENERATED = ("notebooks/*.ipynb", "book/report.md", "book/assumptions.md")
+GENERATED = ("notebooks/*.ipynb", "book/report.md", "book/runs.md", "book/assumptions.md")
 
 
 @functools.lru_cache(maxsize=1)

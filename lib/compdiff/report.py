@@ -39,7 +39,7 @@ def badge(result: Result) -> str:
 # The page
 
 
-def _toc_files() -> set:
+def toc_files() -> set:
     import yaml
 
     toc = yaml.safe_load((paths.ROOT / "_toc.yml").read_text())
@@ -53,7 +53,7 @@ def figure_link(key: str, toc: set | None = None) -> str:
     """A link from book/report.md to the figure's page, or plain text if the page is not in the book."""
     label = f"Fig {int(key[3:])}"
     fig = experiments.FIGURES.get(key)
-    toc = _toc_files() if toc is None else toc
+    toc = toc_files() if toc is None else toc
     if fig is None:
         return f"{label} (no page yet)"
     doc = f"notebooks/{Path(fig.notebook).stem}"
@@ -69,7 +69,7 @@ def _cell(text: str) -> str:
 def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | None = None,
                     scorecard_path: str | None = None) -> str:
     results = measure_all(profile) if results is None else results
-    toc = _toc_files()
+    toc = toc_files()
     verdicts = {k: verdict(r) for k, r in results.items()}
     counts = {v: sum(1 for x in verdicts.values() if x == v) for v in VERDICTS}
     n_runs = len(store.list_runs())
@@ -86,8 +86,9 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
         "",
         "**Summary:** " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".",
         "",
-        *([f"![Scorecard: each claim's number per seed against its threshold and the null]({scorecard_path})", ""]
-          if scorecard_path else []),
+        *([":::{container} full-width",  # the theme's full-width class: the figure spans the right margin
+           f"![Scorecard: each claim's number per seed against its threshold and the null]({scorecard_path})",
+           ":::", ""] if scorecard_path else []),
         "## How a verdict is decided",
         "",
         VERDICT_RULE,
