@@ -1,65 +1,127 @@
-"""Training recipe: images seen and training time to 60% and 95% accuracy, per CPU recipe.
+"""Training recipe: images to 60 / 90 / 95% accuracy on ``basic``, per recipe and seed (issue 18).
 
-    PYTHONPATH=lib python benchmarks/bench_recipe.py
+    PYTHONPATH=lib python benchmarks/bench_recipe.py      # writes benchmarks/recipe.json
 
-Reads the stored ``basic`` runs of :func:`compdiff.experiments.recipe_variants` (the same model,
-data and seed; only the lr schedule, loss weighting and budget differ) and interpolates each
-accuracy curve linearly between snapshots. Nothing is trained here: a missing run is listed with
-the command that makes it. The ratio is against the first recipe, measured on the same machine
-kind; "not reached" means the recipe's whole budget ended below the threshold.
+Nothing is trained here. Two sources:
+
+- the recipe study (``benchmarks/recipe_study.py``): one record per recipe and seed in
+  ``benchmarks/recipe_runs/``, scored during training every 16k images on 256 fixed training labels
+  with DDIM-25 (η = 1);
+- the stored ``basic`` runs of the earlier recipes (``experiments.recipe_variants``), scored at their
+  snapshots (every 64k images) with DDIM-50 on 256 labels (the last snapshot on all 1024).
+
+Crossings are interpolated linearly between checks; null means never reached within the run. A
+recipe is ``default`` when its config is the ``cpu`` profile's ``basic`` config.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import json
+import sys
+from pathlib import Path
 
-from compdiff import experiments, store
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lib"))
+
+from compdiff import experiments, store  # noqa: E402
+
+RUNS = HERE / "recipe_runs"
+OUT = HERE / "recipe.json"
+THRESHOLDS = (0.6, 0.9, 0.95)
 
 
-def crossing(curve, key, threshold):
-    """First ``key`` value where accuracy reaches ``threshold`` (linear between snapshots)."""
-    xs = [0.0] + [float(c[key]) for c in curve]
-    ys = [0.0] + [float(c["accuracy"]) for c in curve]
+def crossing(points, threshold):
+    """First x where y reaches ``threshold``, linear between points; None if never."""
+    xs = [0.0] + [float(x) for x, _ in points]
+    ys = [0.0] + [float(y) for _, y in points]
     for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
-        if y1 >= threshold > y0:
-            return x0 + (x1 - x0) * (threshold - y0) / (y1 - y0)
         if y0 >= threshold:
             return x0
+        if y1 >= threshold:
+            return x0 + (x1 - x0) * (threshold - y0) / (y1 - y0)
     return None
 
 
-def main():
-    rows, base = [], {}
-    print("| recipe | run | images | final accuracy | images to 60% | to 95% | training min to 95% | images to 95% vs first recipe |")
-    print("|---|---|---|---|---|---|---|---|")
-    for k, (name, cfg) in enumerate(experiments.recipe_variants().items()):
+def _record(recipe, default, seed, images_acc, seconds_acc, images_per_s, cpu, source, extra=None):
+    rec = {"recipe": recipe, "default": default, "seed": seed}
+    for th in THRESHOLDS:
+        x = crossing(images_acc, th)
+        rec[f"images_to_{round(100 * th)}"] = None if x is None else int(round(x))
+    t95 = crossing(seconds_acc, 0.95)
+    rec["minutes"] = round((t95 if t95 is not None else seconds_acc[-1][0]) / 60, 1)
+    rec["images_per_s"] = round(images_per_s, 1)
+    rec["cpu"] = cpu
+    rec["source"] = source
+    rec.update(extra or {})
+    return rec
+
+
+def study_records() -> list[dict]:
+    sys.path.insert(0, str(HERE))
+    import recipe_study
+
+    out = []
+    for path in sorted(RUNS.glob("*.json")):
+        r = json.loads(path.read_text())
+        h = r["history"]
+        cfg = recipe_study.RECIPES[r["recipe"]][1](r["seed"]) if r["recipe"] in recipe_study.RECIPES else None
+        default = cfg is not None and cfg == experiments.basic_config("cpu", seed=r["seed"])
+        ips = sum(x["images"] for x in h[-1:]) / max(h[-1]["train_seconds"], 1e-9)
+        out.append(_record(
+            r["recipe"], default, r["seed"], [(x["images"], x["accuracy"]) for x in h],
+            [(x["train_seconds"], x["accuracy"]) for x in h], ips, r["cpu"],
+            f"benchmarks/recipe_runs/{path.name} (DDIM-25, {h[-1]['labels']} labels, every {r['every'] // 1000}k)",
+            {"stopped": r["stopped"], "images_trained": h[-1]["images"],
+             "final_ddim25": h[-1]["accuracy"], "final_ddim50": r["final_ddim50"]["accuracy"],
+             "label_gap_at_32k": h[1]["label_gap"] if len(h) > 1 else None}))
+    return out
+
+
+def stored_records() -> list[dict]:
+    out = []
+    for name, cfg in experiments.recipe_variants().items():
         run = store.lookup("basic", cfg)
         if run is None:
-            print(f"| {name} | not stored: `python -m compdiff train basic` with this config | – | – | – | – | – | – |")
             continue
         m = run.json("metrics")
         curve = m["curve"]
-        i60, i95 = crossing(curve, "images", 0.6), crossing(curve, "images", 0.95)
-        t95 = crossing(curve, "train_seconds", 0.95)
-        if k == 0:
-            base = {"i95": i95, "budget": m["train"]["images"]}
-        if i95 and base.get("i95"):
-            ratio = f"**{base['i95'] / i95:.2f}×** fewer"
-        elif i95:
-            ratio = (f"not measurable: the first recipe ended at {base['budget'] // 1000}k images below 95% "
-                     f"(and below 1%), so only '> {base['budget'] / i95:.2f}×' is known")
-        else:
-            ratio = "–"
-        fmt = lambda v: "not reached" if v is None else f"{v / 1000:,.0f}k"
-        print(f"| {name} | `{run.run_id}` | {m['train']['images']:,d} | {100 * m['accuracy']:.1f}% "
-              f"({m['sampler']}, {m['n_eval_labels']} labels) | {fmt(i60)} | {fmt(i95)} | "
-              f"{'–' if t95 is None else f'{t95 / 60:.1f}'} | {ratio} |")
-        rows.append((name, [(c["images"], round(100 * c["accuracy"], 1)) for c in curve]))
+        default = cfg == experiments.basic_config("cpu", seed=cfg.train.seed)
+        out.append(_record(
+            name, default, cfg.train.seed, [(c["images"], c["accuracy"]) for c in curve],
+            [(c["train_seconds"], c["accuracy"]) for c in curve], m["train"]["images_per_second"],
+            {"model": "not recorded (an earlier session's machine)", "flags": []},
+            f"results/basic/{run.run_id} (DDIM-50, 256 labels, every 64k)",
+            {"stopped": "cap", "images_trained": m["train"]["images"]}))
+    return out
+
+
+def main():
+    recs = stored_records() + study_records()
+    OUT.write_text(json.dumps(recs, indent=1) + "\n")
+    fmt = lambda v: "never" if v is None else f"{v / 1000:,.0f}k"  # noqa: E731
+    print("| recipe | default | seed | images to 60% | to 90% | to 95% | minutes | images/s | stopped | source |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in recs:
+        print(f"| {r['recipe']} | {'yes' if r['default'] else ''} | {r['seed']} | {fmt(r['images_to_60'])} | "
+              f"{fmt(r['images_to_90'])} | {fmt(r['images_to_95'])} | {r['minutes']} | {r['images_per_s']} | "
+              f"{r['stopped']} at {r['images_trained'] // 1000}k | {r['source']} |")
+    by = {}
+    for r in recs:
+        by.setdefault(r["recipe"], []).append(r)
     print()
-    for name, pts in rows:
-        print(f"- {name}: " + ", ".join(f"{i // 1000}k → {a}%" for i, a in pts))
+    print("Per recipe (mean over seeds; a seed that never reached 95% counts as its whole run):")
     print()
-    print("Snapshots before the last are scored on a fixed random subset of labels (curve_labels), the last on all.")
+    for name, rs in by.items():
+        vals = [r["images_to_95"] if r["images_to_95"] is not None else None for r in rs]
+        reached = [v for v in vals if v is not None]
+        agree = [(r.get("final_ddim25"), r.get("final_ddim50")) for r in rs if r.get("final_ddim50") is not None]
+        line = (f"- {name}: {len(rs)} seed(s); images to 95%: " + ", ".join(fmt(v) for v in vals)
+                + (f" (mean of those reached {sum(reached) / len(reached) / 1000:,.0f}k)" if reached else ""))
+        if agree:
+            line += "; final DDIM-25 vs DDIM-50: " + ", ".join(f"{100 * a:.0f}/{100 * b:.0f}%" for a, b in agree)
+        print(line)
+    print()
+    print(f"Written to benchmarks/recipe.json ({len(recs)} records).")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ def _constant(cfg, images=CAP):
     return replace(cfg, train=replace(cfg.train, lr_schedule="constant", decay_images=0, images=images))
 
 
+def _film(cfg):
+    return replace(cfg, unet=replace(cfg.unet, conditioning="film"))
+
+
 def _diff(cfg, **kw):
     return replace(cfg, diffusion=replace(cfg.diffusion, **kw))
 
@@ -61,6 +65,16 @@ RECIPES = {
           lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="none"))),
     "v-minsnr": ("v-prediction, min-SNR-5 (x₀-error weight min(SNR, 5)), constant lr 2e-3",
                  lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="min_snr"))),
+    "eps-lognormal": ("ε-prediction, min-SNR-5, half of each batch's t log-normal at mid noise "
+                      "(ln σ ~ N(0.5, 0.8²)), constant lr 2e-3",
+                      lambda s: _constant(_diff(_today(s), t_sampling="lognormal"))),
+    "v-lognormal": ("v-prediction, plain v-MSE, half of each batch's t log-normal at mid noise, constant lr 2e-3",
+                    lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="none",
+                                              t_sampling="lognormal"))),
+    "v-film": ("v-prediction, plain v-MSE, FiLM conditioning (scale and shift), constant lr 2e-3",
+               lambda s: _film(_constant(_diff(_today(s), prediction="v", loss_weighting="none")))),
+    "eps-film": ("ε-prediction, min-SNR-5, FiLM conditioning (scale and shift), constant lr 2e-3",
+                 lambda s: _film(_constant(_today(s)))),
 }
 
 

@@ -341,3 +341,21 @@ def test_v_model_samples_like_its_eps_twin(sampler):
         a = sample_ddim(eps_model, sch_e, labels, steps=10, eta=1.0, **kw)
         b = sample_ddim(v_model, sch_v, labels, steps=10, eta=1.0, **kw)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_draw_timesteps_uniform_is_the_plain_draw_and_lognormal_centres_mid_noise():
+    from compdiff.diffusion import draw_timesteps
+    cfg = DiffusionConfig()
+    sch = make_schedule(cfg)
+    a = draw_timesteps(cfg, sch, 64, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, torch.randint(0, 1000, (64,), generator=torch.Generator().manual_seed(3)))
+    ln = replace(cfg, t_sampling="lognormal", lognormal_fraction=0.5)
+    b = draw_timesteps(ln, sch, 4000, torch.Generator().manual_seed(3))
+    assert b.min() >= 0 and b.max() <= 999
+    sig = ((1 - sch.alpha_bars) / sch.alpha_bars).sqrt()
+    log_sig = sig[b[:2000]].log()
+    assert abs(log_sig.mean().item() - 0.5) < 0.1 and abs(log_sig.std().item() - 0.8) < 0.1
+    # the uniform half is the plain draw's tail
+    torch.testing.assert_close(b[2000:], torch.randint(0, 1000, (4000,), generator=torch.Generator().manual_seed(3))[2000:])
+    with pytest.raises(ValueError, match="t_sampling"):
+        replace(cfg, t_sampling="edm")

@@ -39,6 +39,15 @@ KINDS = ("int", "real", "bool", "choice", "tuple", "config", "either")
 Bf16Flag = Union[bool, Literal["auto"]]
 
 
+def _omit_defaults(cfg, d: dict) -> dict:
+    """``d`` (cfg's asdict) without the fields declared omit_default that hold their default: as in
+    the run id (``store._jsonable``), so a field added later leaves older specs' hashes alone."""
+    for f in fields(cfg):
+        if f.metadata.get("omit_default") and d[f.name] == f.default:
+            del d[f.name]
+    return d
+
+
 class ConfigError(ValueError):
     """A bad profile, figure, parameter or config value; the message names it and what is allowed."""
 
@@ -303,6 +312,9 @@ class UNetConfig(Config):
       label_scale: μ is multiplied by this before the encoding (1.0 = raw μ in pixels, spec).
       norm_groups: GroupNorm groups in every DoubleConv (1 = dome272); must divide all widths.
       zero_init_output: zero-initialise the final 1×1 conv (our option; off in presets).
+      conditioning: how a block takes the condition: "add" (x + Linear(SiLU(emb)), dome272) or
+        "film" (x·(1 + γ) + β with (γ, β) = Linear(SiLU(emb)), scale and shift after the
+        block's GroupNorm).
     """
 
     image_size: int = field(default=32, metadata=spec(**_pos_int, tag=STATED, why="32×32 images"))
@@ -329,6 +341,10 @@ class UNetConfig(Config):
         why="Raw μ in pixels, like the timestep.", figures="all models"))
     norm_groups: int = field(default=1, metadata=spec(**_pos_int))
     zero_init_output: bool = field(default=False, metadata=spec(kind="bool"))
+    conditioning: str = field(default="add", metadata=spec(
+        choices=("add", "film"), omit_default=True, tag=UNKNOWN, topic="How a block takes the condition",
+        why="An additive per-channel bias after the block (the widely copied UNet); FiLM (scale and "
+            "shift) is measured as an alternative (benchmarks/recipe.json).", figures="all models"))
 
     def check_relations(self) -> None:
         levels = len(self.channel_mults)
@@ -402,7 +418,7 @@ class UNetConfig(Config):
         return out
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = _omit_defaults(self, asdict(self))
         d["channel_mults"] = list(self.channel_mults)
         d["attention_resolutions"] = list(self.attention_resolutions)
         return d
@@ -458,6 +474,20 @@ class DiffusionConfig(Config):
     loss_weighting: str = field(default="none", metadata=spec(
         choices=("none", "min_snr"), tag=UNKNOWN, why="the plain ε-MSE of DDPM"))
     min_snr_gamma: float = field(default=5.0, metadata=spec(kind="real", lo=0, lo_open=True))
+    # how training draws t: "uniform" on 0..T−1 (DDPM), or "lognormal": a share lognormal_fraction
+    # of every batch draws σ = √((1−ᾱ)/ᾱ) with ln σ ~ N(lognormal_mean, lognormal_std²) (EDM's
+    # habit) mapped to the nearest t, the rest uniform. Added after runs were stored.
+    t_sampling: str = field(default="uniform", metadata=spec(
+        choices=("uniform", "lognormal"), omit_default=True, tag=UNKNOWN, topic="Noise levels drawn in training",
+        group=("lognormal_mean", "lognormal_std", "lognormal_fraction"), figures="all models",
+        why="Uniform over the T steps (DDPM); a log-normal share centred at mid noise is measured as an "
+            "alternative (benchmarks/recipe.json)."))
+    lognormal_mean: float = field(default=0.5, metadata=spec(
+        kind="real", omit_default=True, tag=UNKNOWN, why="ln σ centred at σ ≈ 1.6, mid noise"))
+    lognormal_std: float = field(default=0.8, metadata=spec(
+        kind="real", lo=0, lo_open=True, omit_default=True, tag=UNKNOWN, why="a spread of about a factor 2 in σ"))
+    lognormal_fraction: float = field(default=0.5, metadata=spec(
+        kind="real", lo=0, hi=1, omit_default=True, tag=UNKNOWN, why="half of each batch; the rest uniform"))
 
     def check_relations(self) -> None:
         if self.beta_end < self.beta_start:
@@ -465,7 +495,7 @@ class DiffusionConfig(Config):
                               f"beta_start = {self.beta_start!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _omit_defaults(self, asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> "DiffusionConfig":
@@ -553,10 +583,7 @@ class TrainConfig(Config):
         return pts
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for f in fields(self):  # see store._jsonable: such a field is left out at its default
-            if f.metadata.get("omit_default") and d[f.name] == f.default:
-                del d[f.name]
+        d = _omit_defaults(self, asdict(self))
         d["betas"] = list(self.betas)
         if isinstance(self.checkpoint_every_images, tuple):
             d["checkpoint_every_images"] = list(self.checkpoint_every_images)

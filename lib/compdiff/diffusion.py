@@ -34,6 +34,7 @@ __all__ = [
     "q_sample",
     "training_loss",
     "loss_weights",
+    "draw_timesteps",
     "prediction_of",
     "to_eps",
     "SampleNoise",
@@ -117,6 +118,29 @@ def _gather(arr: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Ten
         arr = arr.to(dtype=torch.float32).to(like.device)
     out = arr[t.to(device=like.device, dtype=torch.long)]
     return out.to(like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def draw_timesteps(cfg: DiffusionConfig, schedule: Schedule, b: int, generator: torch.Generator) -> torch.Tensor:
+    """The training timesteps of one batch of ``b``, from ``generator`` (CPU). "uniform": t ~
+    U{0..T−1}, one draw. "lognormal": the same uniform draw, then the first
+    round(lognormal_fraction·b) entries replaced by the t whose σ = √((1−ᾱ)/ᾱ) is nearest to
+    exp(N(lognormal_mean, lognormal_std²)) (EDM's noise-level distribution on the discrete
+    schedule)."""
+    t = torch.randint(0, cfg.T, (b,), generator=generator)
+    if cfg.t_sampling == "uniform":
+        return t
+    n = int(round(cfg.lognormal_fraction * b))
+    if n == 0:
+        return t
+    z = torch.randn(n, generator=generator, dtype=torch.float64)
+    sigma = torch.exp(cfg.lognormal_mean + cfg.lognormal_std * z)
+    ab = schedule.alpha_bars.to(dtype=torch.float64, device="cpu")
+    sig_t = ((1.0 - ab) / ab).sqrt()  # increasing in t
+    hi = torch.searchsorted(sig_t, sigma).clamp(1, cfg.T - 1)
+    lo = hi - 1
+    pick = torch.where((sigma - sig_t[lo]).abs() <= (sig_t[hi] - sigma).abs(), lo, hi)
+    t[:n] = pick
+    return t
 
 
 def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor,

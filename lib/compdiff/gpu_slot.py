@@ -178,7 +178,7 @@ def environment(device) -> dict:
 
     env = {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": numpy.__version__,
            "scipy": scipy.__version__, "tqdm": tqdm.__version__, "compdiff": __version__,
-           "engine_version": store.ENGINE_VERSION, "git_commit": store._git_commit(),
+           "engine_version": store.ENGINE_VERSION, "git_commit": store.git_commit(),
            "host": socket.gethostname(), "device": str(device), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "cuda": torch.version.cuda,
            "bf16_autocast_available": bf16_autocast_available(device),
@@ -418,11 +418,11 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
         + (f" (every entry at profile {profile})" if profile else ""))
 
     def spec_of(j):
-        return runs._run_spec(j.config)
+        return runs.run_spec(j.config)
 
     bench = None
     if bench_s > 0:
-        bspec = spec_of(pending[0]) if pending else runs._run_spec(experiments.basic_config(profile or "cpu"))
+        bspec = spec_of(pending[0]) if pending else runs.run_spec(experiments.basic_config(profile or "cpu"))
         log(f"benchmark ({bench_s:.0f} s at most): the UNet of {pending[0].label if pending else 'the cpu basic run'}")
         bench = benchmark(bspec, dev, bench_s, log=log)
         bench["batch_key"] = batch_key(bspec)

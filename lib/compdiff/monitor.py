@@ -66,8 +66,9 @@ def label_use_gap(model, schedule, images: np.ndarray, labels: np.ndarray, *,
     # a derangement-ish shuffle is enough: a label kept in place only lowers the gap
     shuffled = lab[perm.to(device)]
     noise = torch.randn(x0.shape, generator=g).to(device)
-    was_training = model.training
-    model.eval()
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
     out = {}
     try:
         with torch.no_grad():
@@ -80,7 +81,8 @@ def label_use_gap(model, schedule, images: np.ndarray, labels: np.ndarray, *,
                     mse.append(float((eps - noise).pow(2).mean()))
                 out[int(t_int)] = mse[1] / mse[0] - 1.0
     finally:
-        model.train(was_training)
+        if was_training is not None:
+            model.train(was_training)
     return out
 
 
@@ -107,8 +109,9 @@ def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 
     label-use gap after each; stop once the accuracy has been ≥ ``bar`` at ``patience``
     consecutive checks, or at ``cfg.train.images`` (the cap). Resumes from ``out_dir``.
 
-    Returns ``{"history": [...], "stopped": "bar" | "cap", "images": ..., "train_seconds": ...}``;
-    the history is also written to ``history_path`` (JSON) after every check."""
+    Returns ``{"history": [...], "stopped": "bar" | "cap", "images": ..., "train_seconds": ...,
+    "result": the last TrainResult}``; the history is also written to ``history_path`` (JSON)
+    after every check, so a second call resumes (or returns at once when the run had stopped)."""
     from .train import RunSpec, train
 
     out_dir = Path(out_dir)
@@ -127,6 +130,7 @@ def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 
     cap = cfg.train.images
     done = history[-1]["images"] if history else 0
     stopped = "cap"
+    res = None
     while True:
         streak = 0
         for h in reversed(history):
@@ -155,9 +159,14 @@ def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 
         done = h["images"]
         if history_path:
             history_path.write_text(json.dumps({"history": history}, indent=1))
+        if log is None:
+            continue
         log(f"{done:>8,d} images  acc {100 * acc['accuracy']:5.1f}%  no bump {acc.get('no_bump', 0):3d}  "
             f"several {acc.get('several_bumps', 0):3d}  gap " +
             " ".join(f"{k}:{100 * v:+.0f}%" for k, v in gap.items()) +
             f"  ({res.images_per_second:.0f} img/s)")
+    if res is None:  # stopped earlier: reload the run where it stands
+        res = train(spec, x, ds.labels, out_dir, device=device, progress=False,
+                    stop_after_images=max(done, b))
     return {"history": history, "stopped": stopped, "images": done,
-            "train_seconds": history[-1]["train_seconds"] if history else 0.0}
+            "train_seconds": history[-1]["train_seconds"] if history else 0.0, "result": res}

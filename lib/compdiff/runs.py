@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,17 +24,31 @@ from .devices import resolve_device
 from .diffusion import make_schedule
 from .sampling import (compact_cloud, epsilon_mse, failure_modes, generate, probe_samples, representation,
                        sampler_name)
-from .train import RunSpec, load_model, train
+from .train import RunSpec, load_model, snapshot_last, train
 from .unet import count_parameters
 
 
-def _run_spec(cfg) -> RunSpec:
+def run_spec(cfg) -> RunSpec:
     return RunSpec(unet=cfg.unet, diffusion=cfg.diffusion, train=cfg.train)
 
 
 def _train_run(cfg, ds, scratch, dev, progress):
+    """(TrainResult, stop record or None). With ``cfg.stop`` the run trains in segments until its
+    quick training-label accuracy passes the bar (``compdiff.monitor.train_until``), and its last
+    point becomes the final snapshot."""
     images = data.to_model_range(ds.images)[:, None]
-    return train(_run_spec(cfg), images, ds.labels, scratch, device=dev, progress=progress)
+    if getattr(cfg, "stop", None) is None:
+        return train(run_spec(cfg), images, ds.labels, scratch, device=dev, progress=progress), None
+    from . import monitor
+
+    r = cfg.stop
+    out = monitor.train_until(cfg, scratch, every=r.every_images, bar=r.bar, patience=r.patience,
+                              labels=r.labels, steps=r.steps, device=dev,
+                              log=print if progress else None, history_path=Path(scratch) / "stop_history.json")
+    snapshot_last(scratch)
+    stop = {"stopped": out["stopped"], "images": out["images"], "bar": r.bar,
+            "cap": cfg.train.images, "history": out["history"]}
+    return out["result"], stop
 
 
 def _score_snapshots(cfg, scratch, eval_labels, score, dev, progress):
@@ -130,9 +145,11 @@ def _artifacts(cfg, result, ds, eval_labels, curve, final_images, final_score, f
 
 def _train_and_score(cfg, ds, eval_labels, score, scratch, dev, progress):
     """Train (or reload) the run, score its snapshots; (artifacts, final score, final model)."""
-    result = _train_run(cfg, ds, scratch, dev, progress)
+    result, stop = _train_run(cfg, ds, scratch, dev, progress)
     curve, imgs, s, model, check, reps = _score_snapshots(cfg, scratch, eval_labels, score, dev, progress)
     artifacts = _artifacts(cfg, result, ds, eval_labels, curve, imgs, s, model, check)
+    if stop is not None:
+        artifacts["metrics"]["stop"] = stop
     artifacts["probe_samples"] = probe_samples(model, cfg, dev)
     if reps:
         artifacts["representations"] = reps
@@ -258,7 +275,7 @@ def get_sweep(experiment: str, cfgs: dict, *, device="auto", progress=True,
                 for n in chunk:
                     cfg = cfgs[n]
                     ds = compose_data(cfg)[0]
-                    jobs.append((_run_spec(cfg), data.to_model_range(ds.images)[:, None], ds.labels,
+                    jobs.append((run_spec(cfg), data.to_model_range(ds.images)[:, None], ds.labels,
                                  paths.runs_dir() / experiment / store.run_id(cfg)))
                 train_batched(jobs, dev, progress=progress, max_models=k)
                 for n in chunk:
@@ -271,7 +288,7 @@ def training_job(experiment: str, cfg) -> tuple:
     takes it: the data and the scratch folder the pipeline (:func:`get_bump_run`,
     :func:`get_compose_run`) trains and resumes from."""
     ds = compose_data(cfg)[0] if isinstance(cfg, experiments.ComposeRunConfig) else bump_run_data(cfg)[0]
-    return (_run_spec(cfg), data.to_model_range(ds.images)[:, None], ds.labels,
+    return (run_spec(cfg), data.to_model_range(ds.images)[:, None], ds.labels,
             paths.runs_dir() / experiment / store.run_id(cfg))
 
 

@@ -118,7 +118,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     head = paths.ROOT / ".git" / "HEAD"
     try:
         ref = head.read_text().strip()
@@ -379,7 +379,7 @@ def write(experiment: str, config: Any, artifacts: Mapping[str, Any], *, meta: M
             "config_hash": config_hash(config),
             "engine_version": ENGINE_VERSION,
             "library_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "host": socket.gethostname(),
             "meta": _jsonable(dict(meta or {})),
@@ -413,7 +413,7 @@ def attach(run: Run, artifacts: Mapping[str, Any], *, note: str) -> Run:
         new = {**manifest, "files": {**manifest["files"], **added},
                "attached": {**manifest.get("attached", {}),
                             **{f: {"note": note, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                   "library_version": __version__, "git_commit": _git_commit()} for f in added}}}
+                                   "library_version": __version__, "git_commit": git_commit()} for f in added}}}
         for fname in added:
             os.replace(tmp / fname, run.path / fname)
         (tmp / "manifest.json").write_text(json.dumps(new, indent=1, sort_keys=True))

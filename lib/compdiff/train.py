@@ -55,7 +55,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .config import Config, DiffusionConfig, TrainConfig, UNetConfig, is_int, spec  # torch-free; re-exported
 from .devices import DeviceLike, autocast, resolve_bf16, resolve_device
-from .diffusion import make_schedule, training_loss
+from .diffusion import draw_timesteps, make_schedule, training_loss
 from .unet import ConditionalUNet, SelfAttention
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "default_max_models",
     "load_model",
     "load_checkpoint",
+    "snapshot_last",
     "lr_at",
 ]
 
@@ -467,7 +468,8 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
     for r in runs:
         r.resume = None
 
-    schedule = make_schedule(dcfg).to(device)
+    cpu_schedule = make_schedule(dcfg)
+    schedule = cpu_schedule.to(device)
     xs = [r.x.to(device) for r in runs]
     ys = [r.y.to(device) for r in runs]
     b = tcfg.batch_size
@@ -561,7 +563,7 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
             x0s, labs, ts, noises = [], [], [], []
             for r, x, y in zip(runs, xs, ys):
                 idx = r.stream.next(b)
-                t = torch.randint(0, dcfg.T, (b,), generator=r.gen)
+                t = draw_timesteps(dcfg, cpu_schedule, b, r.gen)
                 noise = torch.randn((b,) + shape, generator=r.gen)
                 idx_d = idx.to(device)
                 x0s.append(x[idx_d])
@@ -733,6 +735,20 @@ def train_many(jobs: Sequence[tuple], device: DeviceLike = "auto", progress: boo
                                                   stop_at, stop_when, write_files)):
                 results[k] = res
     return results  # type: ignore[return-value]
+
+
+_RESUME_ONLY = ("optimizer", "rng_state", "perm", "perm_pos", "loss_acc", "loss_acc_n")
+
+
+def snapshot_last(out_dir: Union[str, os.PathLike]) -> Path:
+    """Write ``ckpt_<images>.pt``, the lean snapshot of where ``out_dir/last.pt`` stands (a run
+    stopped early, e.g. at convergence, ends there); an existing one is kept. Returns its path."""
+    out_dir = Path(out_dir)
+    ck = load_checkpoint(out_dir / LAST)
+    path = out_dir / f"ckpt_{int(ck['images_seen'])}.pt"
+    if not path.exists():
+        _save_ckpt(path, {**{k: v for k, v in ck.items() if k not in _RESUME_ONLY}, "kind": "snapshot"})
+    return path
 
 
 def load_model(path: Union[str, os.PathLike], which: Literal["ema", "raw"] = "ema",

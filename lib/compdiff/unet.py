@@ -131,25 +131,32 @@ class SelfAttention(nn.Module):
 
 
 class CondInjection(nn.Module):
-    """x + Linear(SiLU(emb)) broadcast over space."""
+    """x + Linear(SiLU(emb)) broadcast over space; with ``film``, x·(1 + γ) + β where
+    (γ, β) = Linear(SiLU(emb))."""
 
-    def __init__(self, emb_dim: int, channels: int):
+    def __init__(self, emb_dim: int, channels: int, film: bool = False):
         super().__init__()
-        self.linear = nn.Linear(emb_dim, channels)
+        self.film = film
+        self.linear = nn.Linear(emb_dim, 2 * channels if film else channels)
 
     def forward(self, x, emb):
-        return x + self.linear(F.silu(emb)).to(x.dtype)[:, :, None, None]
+        h = self.linear(F.silu(emb)).to(x.dtype)[:, :, None, None]
+        if self.film:
+            gamma, beta = h.chunk(2, dim=1)
+            return x * (1 + gamma) + beta
+        return x + h
 
 
 class DownBlock(nn.Module):
-    def __init__(self, c_in, c_out, emb_dim, *, attention: bool, num_heads: int, groups: int):
+    def __init__(self, c_in, c_out, emb_dim, *, attention: bool, num_heads: int, groups: int,
+                 film: bool = False):
         super().__init__()
         self.convs = nn.Sequential(
             nn.MaxPool2d(2),
             DoubleConv(c_in, c_in, residual=True, groups=groups),
             DoubleConv(c_in, c_out, groups=groups),
         )
-        self.cond = CondInjection(emb_dim, c_out)
+        self.cond = CondInjection(emb_dim, c_out, film)
         self.attn = SelfAttention(c_out, num_heads) if attention else None
 
     def forward(self, x, emb):
@@ -158,13 +165,14 @@ class DownBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    def __init__(self, c_in, c_out, emb_dim, *, attention: bool, num_heads: int, groups: int):
+    def __init__(self, c_in, c_out, emb_dim, *, attention: bool, num_heads: int, groups: int,
+                 film: bool = False):
         super().__init__()
         self.convs = nn.Sequential(
             DoubleConv(c_in, c_in, residual=True, groups=groups),
             DoubleConv(c_in, c_out, c_in // 2, groups=groups),
         )
-        self.cond = CondInjection(emb_dim, c_out)
+        self.cond = CondInjection(emb_dim, c_out, film)
         self.attn = SelfAttention(c_out, num_heads) if attention else None
 
     def forward(self, x, skip, emb):
@@ -178,9 +186,9 @@ class Bottleneck(nn.Module):
     """+cond → DoubleConv(c_L→B) → DoubleConv(B→B) → DoubleConv(B→c_L). Its output is the
     representation analysed in the paper ("layer 4", spec §1.2)."""
 
-    def __init__(self, c, c_mid, emb_dim, *, groups: int):
+    def __init__(self, c, c_mid, emb_dim, *, groups: int, film: bool = False):
         super().__init__()
-        self.cond = CondInjection(emb_dim, c)
+        self.cond = CondInjection(emb_dim, c, film)
         self.conv1 = DoubleConv(c, c_mid, groups=groups)
         self.conv2 = DoubleConv(c_mid, c_mid, groups=groups)
         self.conv3 = DoubleConv(c_mid, c, groups=groups)
@@ -212,15 +220,16 @@ class ConditionalUNet(nn.Module):
         else:
             self.cond_mlp = None
             block_emb = cfg.emb_dim
+        film = cfg.conditioning == "film"
         self.inc = DoubleConv(cfg.in_channels, c[0], groups=g)
         self.downs = nn.ModuleList(
-            DownBlock(c[i - 1], c[i], block_emb, num_heads=cfg.num_heads, groups=g,
+            DownBlock(c[i - 1], c[i], block_emb, num_heads=cfg.num_heads, groups=g, film=film,
                       attention=cfg.down_resolutions()[i - 1] in cfg.attention_resolutions)
             for i in range(1, cfg.levels + 1)
         )
-        self.bottleneck = Bottleneck(c[-1], cfg.bottleneck_channels, block_emb, groups=g)
+        self.bottleneck = Bottleneck(c[-1], cfg.bottleneck_channels, block_emb, groups=g, film=film)
         self.ups = nn.ModuleList(
-            UpBlock(ci, co, block_emb, num_heads=cfg.num_heads, groups=g,
+            UpBlock(ci, co, block_emb, num_heads=cfg.num_heads, groups=g, film=film,
                     attention=r in cfg.attention_resolutions)
             for ci, co, r in zip(cfg.up_in_channels(), cfg.up_out_channels(),
                                  cfg.up_resolutions())

@@ -1,0 +1,75 @@
+"""Cheap signals during training and the stop-at-convergence rule (issue 18), at smoke size."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from compdiff import experiments, monitor, runs
+from compdiff.diffusion import DiffusionConfig, make_schedule
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg():
+    cfg = experiments.basic_config("smoke")
+    train = experiments.replace(cfg.train, images=960, checkpoint_every_images=None)
+    ev = experiments.replace(cfg.eval, steps=4, ddpm_check_labels=0, grid_samples=4, curve_labels=8)
+    return experiments.replace(cfg, train=train, eval=ev, diffusion=experiments.replace(cfg.diffusion, T=20))
+
+
+def test_label_use_gap_reads_zero_for_a_model_that_ignores_its_label():
+    sch = make_schedule(DiffusionConfig(T=100))
+    imgs = np.random.default_rng(0).random((16, 8, 8)).astype(np.float32)
+    labels = np.random.default_rng(1).random((16, 2)).astype(np.float32) * 8
+
+    deaf = lambda x, t, y: 0.5 * x  # noqa: E731
+    gap = monitor.label_use_gap(deaf, sch, imgs, labels, timesteps=(10, 40))
+    assert gap == {10: 0.0, 40: 0.0}
+
+    def listening(x, t, y):  # the label moves its output: wrong labels cost
+        return 0.5 * x + 0.3 * torch.sin(y[:, :1, None, None] + torch.arange(8.0))
+
+    gap = monitor.label_use_gap(listening, sch, imgs, labels, timesteps=(10, 40))
+    assert all(v != 0.0 for v in gap.values())
+    # the default noise levels are fractions of T
+    assert list(monitor.label_use_gap(deaf, sch, imgs, labels)) == [15, 30, 45]
+
+
+def test_train_until_stops_at_the_cap_and_resumes(tmp_path, tiny_cfg):
+    out = monitor.train_until(tiny_cfg, tmp_path, every=320, labels=8, steps=3, gap_images=8, log=None,
+                              history_path=tmp_path / "h.json")
+    assert out["stopped"] == "cap" and out["images"] == 960
+    assert [h["images"] for h in out["history"]] == [320, 640, 960]
+    assert set(out["history"][0]["label_gap"]) == {"3", "6", "9"}
+    again = monitor.train_until(tiny_cfg, tmp_path, every=320, labels=8, steps=3, gap_images=8, log=None,
+                                history_path=tmp_path / "h.json")
+    assert again["history"] == out["history"] and again["result"].images_seen == 960
+
+
+def test_stop_rule_ends_a_pipeline_run_at_the_bar(tmp_store, tiny_cfg, monkeypatch):
+    calls = []
+
+    def fake_quick(model, cfg, labels, score, *, steps, device):
+        calls.append(len(labels))
+        return {"accuracy": 1.0, "labels": len(labels), "steps": steps}
+
+    monkeypatch.setattr(monitor, "quick_accuracy", fake_quick)
+    cfg = experiments.replace(tiny_cfg, stop=experiments.StopRule(bar=0.9, every_images=320, patience=2,
+                                                                   labels=8, steps=3))
+    run = runs.get_bump_run("basic", cfg, device="cpu", progress=False)
+    m = run.json("metrics")
+    assert m["stop"]["stopped"] == "bar" and m["stop"]["images"] == 640 and m["stop"]["cap"] == 960
+    assert m["train"]["images"] == 640 and m["curve"][-1]["images"] == 640
+    assert calls == [8, 8]
+    # the same config without a rule is another run
+    from compdiff import store
+    assert store.run_id(cfg) != store.run_id(tiny_cfg)
+    assert "stop" not in json.dumps(store._jsonable(tiny_cfg))
+
+
+def test_stop_rule_is_validated():
+    with pytest.raises(ValueError, match="bar"):
+        experiments.StopRule(bar=0.0)
+    with pytest.raises(ValueError, match="every_images"):
+        experiments.StopRule(every_images=0)
