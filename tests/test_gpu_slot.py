@@ -254,3 +254,30 @@ def test_train_many_stops_when_asked_at_an_exact_resume_point(tmp_path):
     assert load_checkpoint(tmp_path / "a" / "last.pt")["images_seen"] == 2 * spec.train.batch_size
     (r,) = train_many([(spec, x, y, tmp_path / "a")], "cpu", False, stop_when=lambda: True)  # past it already
     assert r.images_seen == 2 * spec.train.batch_size and r.resumed_from_images == r.images_seen
+
+
+def test_a_stop_rule_run_trains_in_checked_segments_and_stops_at_the_bar(tmp_path, monkeypatch):
+    """A config with a StopRule trains in segments inside the slot, each checked (quick accuracy
+    patched to 100% here); it stops at the bar after `patience` checks, not at its cap, and the
+    pipeline's scoring reads the same history (no further training)."""
+    from compdiff import monitor
+
+    monkeypatch.delenv("COMPDIFF_NO_TRAIN", raising=False)
+    monkeypatch.setattr(monitor, "quick_accuracy",
+                        lambda model, cfg, labels, score, *, steps, device: {"accuracy": 1.0, "labels": len(labels)})
+
+    def ruled_basic(profile, *, seed=0):
+        c = experiments.basic_config(profile, seed=seed)
+        return experiments.replace(
+            c, train=experiments.replace(c.train, images=1280, checkpoint_every_images=None, log_every_images=64),
+            eval=experiments.replace(c.eval, ddpm_check_labels=0, curve_labels=16),
+            stop=experiments.StopRule(bar=0.9, every_images=320, patience=2, labels=8, steps=2))
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "basic", ruled_basic)
+    _use_store(monkeypatch, tmp_path / "a")
+    s = gpu_slot.run_slot(1, tmp_path / "out", device="cpu", priority=_prio(tmp_path, "basic smoke 0\n"),
+                          bench_seconds=0, progress=False, quiet=True)
+    assert s["plan"][0]["status"] == "stored in this slot", s["plan"]
+    assert s["counts"]["images_trained"] == 640
+    m = store.lookup("basic", ruled_basic("smoke")).json("metrics")
+    assert m["stop"]["stopped"] == "bar" and m["stop"]["images"] == 640 and m["train"]["images"] == 640

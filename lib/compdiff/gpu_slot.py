@@ -342,6 +342,53 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "host"
 
 
+def _train_chunk(chunk: list, dev, progress: bool, K: int, stop_after_images, train_over, log) -> list:
+    """Train the runs of ``chunk`` (one batch key) K at a time until ``train_over()``; a run whose
+    config has a stop rule (``cfg.stop``) trains in segments with a :class:`compdiff.monitor.Checker`
+    check after each (its history in its scratch folder, where the pipeline's scoring finds it) and
+    is finished once it stops at the bar or the cap. Returns one result per run, in order (objects
+    with ``completed``, ``images_seen``, ``resumed_from_images``, ``images_per_second``)."""
+    from types import SimpleNamespace
+
+    from . import monitor, runs
+    from .train import train_many
+
+    jobs = {j.run_id: runs.training_job(j.experiment, j.config) for j in chunk}
+    plain = [j for j in chunk if getattr(j.config, "stop", None) is None]
+    ruled = [j for j in chunk if getattr(j.config, "stop", None) is not None]
+    out = {}
+    if plain:
+        res = train_many([jobs[j.run_id] for j in plain], dev, progress, max_models=K,
+                         stop_after_images=stop_after_images, stop_when=train_over)
+        out.update({j.run_id: r for j, r in zip(plain, res)})
+    if ruled:
+        checkers = {j.run_id: monitor.Checker.of_rule(j.config, jobs[j.run_id][3], device=dev) for j in ruled}
+        first = {j.run_id: checkers[j.run_id].done for j in ruled}
+        speed = {}
+        while not train_over():
+            live = [j for j in ruled if checkers[j.run_id].stopped() is None
+                    and (stop_after_images is None or checkers[j.run_id].done < stop_after_images)]
+            if not live:
+                break
+            target = min(checkers[j.run_id].next_target() for j in live)
+            if stop_after_images is not None:
+                target = min(target, stop_after_images)
+            res = train_many([jobs[j.run_id] for j in live], dev, progress, max_models=K,
+                             stop_after_images=target, stop_when=train_over)
+            for j, r in zip(live, res):
+                ck = checkers[j.run_id]
+                speed[j.run_id] = r.images_per_second
+                if r.images_seen == ck.next_target():
+                    h = ck.check(r)
+                    log(f"  {j.label}: {monitor.Checker.line(h).strip()}")
+        for j in ruled:
+            ck = checkers[j.run_id]
+            out[j.run_id] = SimpleNamespace(completed=ck.stopped() is not None, images_seen=ck.done,
+                                            resumed_from_images=first[j.run_id],
+                                            images_per_second=speed.get(j.run_id, 0.0))
+    return [out[j.run_id] for j in chunk]
+
+
 def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, priority=None,
              models: int | None = None, bench_seconds: float | None = None, reserve_minutes: float | None = None,
              stop_after_images: int | None = None, max_mb: float | None = None, progress: bool = True,
@@ -452,8 +499,7 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
             log(f"training {len(chunk)} run(s) together (K = {K}): " + ", ".join(j.name for j in chunk))
             ts = time.monotonic()
             try:
-                results = train_many([runs.training_job(j.experiment, j.config) for j in chunk], dev, progress,
-                                     max_models=K, stop_after_images=stop_after_images, stop_when=train_over)
+                results = _train_chunk(chunk, dev, progress, K, stop_after_images, train_over, log)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
                 if K == 1:

@@ -29,7 +29,7 @@ import torch
 from . import data, sampling
 from .diffusion import make_schedule, q_sample, to_eps
 
-__all__ = ["quick_accuracy", "label_use_gap", "fixed_subset", "train_until", "run_data", "GAP_FRACTIONS"]
+__all__ = ["quick_accuracy", "label_use_gap", "fixed_subset", "train_until", "run_data", "Checker", "HISTORY", "GAP_FRACTIONS"]
 
 GAP_FRACTIONS = (0.15, 0.30, 0.45)  # of T: t = 150, 300, 450 at T = 1000
 
@@ -101,72 +101,106 @@ def run_data(cfg):
     return ds, labels, score
 
 
+HISTORY = "stop_history.json"  # a stop-rule run's checks, in its scratch folder
+
+
+class Checker:
+    """The stop-rule checks of one run (``cfg``, bump or composition): after a segment of training,
+    :meth:`check` scores the ``cfg.eval.weights`` model on ``labels`` fixed training labels with a
+    DDIM-``steps`` chain and logs the label-use gap on ``gap_images`` fixed training images; the
+    run has stopped once that accuracy has been ≥ ``bar`` at ``patience`` consecutive checks
+    ("bar"), or at ``cfg.train.images`` ("cap"). The checks are kept in ``history_path`` (JSON),
+    so training resumes anywhere, alone (:func:`train_until`) or K runs at a time (the GPU slot)."""
+
+    def __init__(self, cfg, history_path=None, *, every: int, bar: float = 0.95, patience: int = 2,
+                 labels: int = 256, steps: int = 25, gap_images: int = 256, device="cpu"):
+        self.cfg, self.bar, self.patience, self.steps, self.device = cfg, bar, patience, steps, device
+        self.ds, eval_labels, self.score = run_data(cfg)
+        self.labels = eval_labels[fixed_subset(len(eval_labels), labels)]
+        self.gap_idx = fixed_subset(len(self.ds.images), gap_images, seed=1)
+        self.schedule = make_schedule(cfg.diffusion)
+        b = cfg.train.batch_size
+        self.every = max(b, every // b * b)
+        self.cap = cfg.train.images
+        self.path = Path(history_path) if history_path else None
+        self.history = json.loads(self.path.read_text())["history"] if self.path and self.path.exists() else []
+
+    @classmethod
+    def of_rule(cls, cfg, scratch, device="cpu") -> "Checker":
+        """The checker of a run config's StopRule (``cfg.stop``), its history in ``scratch``."""
+        r = cfg.stop
+        return cls(cfg, Path(scratch) / HISTORY, every=r.every_images, bar=r.bar, patience=r.patience,
+                   labels=r.labels, steps=r.steps, device=device)
+
+    @property
+    def done(self) -> int:
+        return self.history[-1]["images"] if self.history else 0
+
+    def stopped(self):
+        """"bar", "cap" or None (still training)."""
+        streak = 0
+        for h in reversed(self.history):
+            if h["accuracy"] < self.bar:
+                break
+            streak += 1
+        if streak >= self.patience:
+            return "bar"
+        return "cap" if self.done >= self.cap else None
+
+    def next_target(self) -> int:
+        """Where the next segment ends (images seen)."""
+        return min(self.cap, self.done + self.every)
+
+    def check(self, res, segment_seconds: float = float("nan")) -> dict:
+        """Score the TrainResult ``res`` (standing at a segment's end) and record it."""
+        model = res.model(self.cfg.eval.weights)
+        t1 = time.perf_counter()
+        acc = quick_accuracy(model, self.cfg, self.labels, self.score, steps=self.steps, device=self.device)
+        gap = label_use_gap(model, self.schedule, self.ds.images[self.gap_idx], self.ds.labels[self.gap_idx],
+                            device=self.device)
+        h = {"images": int(res.images_seen), "train_seconds": float(res.train_seconds_total),
+             "segment_seconds": segment_seconds, "eval_seconds": time.perf_counter() - t1,
+             "images_per_s": float(res.images_per_second), **acc,
+             "label_gap": {str(k): v for k, v in gap.items()}}
+        self.history.append(h)
+        if self.path:
+            self.path.write_text(json.dumps({"history": self.history}, indent=1))
+        return h
+
+    @staticmethod
+    def line(h: dict) -> str:
+        return (f"{h['images']:>8,d} images  acc {100 * h['accuracy']:5.1f}%  no bump {h.get('no_bump', 0):3d}  "
+                f"several {h.get('several_bumps', 0):3d}  gap "
+                + " ".join(f"{k}:{100 * v:+.0f}%" for k, v in h["label_gap"].items())
+                + f"  ({h['images_per_s']:.0f} img/s)")
+
+
 def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 2, labels: int = 256,
                 steps: int = 25, gap_images: int = 256, device="cpu", log=print,
                 history_path=None) -> dict:
-    """Train the run ``cfg`` (bump or composition) in segments of ``every`` images, checking
-    the quick accuracy of its ``cfg.eval.weights`` model on ``labels`` fixed training labels and the
-    label-use gap after each; stop once the accuracy has been ≥ ``bar`` at ``patience``
-    consecutive checks, or at ``cfg.train.images`` (the cap). Resumes from ``out_dir``.
+    """Train the run ``cfg`` (bump or composition) in segments of ``every`` images, with a
+    :class:`Checker` check after each, until it stops (at the bar or the cap). Resumes from
+    ``out_dir`` and ``history_path``.
 
     Returns ``{"history": [...], "stopped": "bar" | "cap", "images": ..., "train_seconds": ...,
-    "result": the last TrainResult}``; the history is also written to ``history_path`` (JSON)
-    after every check, so a second call resumes (or returns at once when the run had stopped)."""
+    "result": the last TrainResult}``."""
     from .train import RunSpec, train
 
     out_dir = Path(out_dir)
-    ds, eval_labels, score = run_data(cfg)
+    ck = Checker(cfg, history_path, every=every, bar=bar, patience=patience, labels=labels, steps=steps,
+                 gap_images=gap_images, device=device)
     spec = RunSpec(unet=cfg.unet, diffusion=cfg.diffusion, train=cfg.train)
-    x = data.to_model_range(ds.images)[:, None]
-    idx = fixed_subset(len(eval_labels), labels)
-    gidx = fixed_subset(len(ds.images), gap_images, seed=1)
-    schedule = make_schedule(cfg.diffusion)
-    history_path = Path(history_path) if history_path else None
-    history = []
-    if history_path and history_path.exists():
-        history = json.loads(history_path.read_text())["history"]
-    b = cfg.train.batch_size
-    every = max(b, every // b * b)
-    cap = cfg.train.images
-    done = history[-1]["images"] if history else 0
-    stopped = "cap"
+    x = data.to_model_range(ck.ds.images)[:, None]
     res = None
-    while True:
-        streak = 0
-        for h in reversed(history):
-            if h["accuracy"] >= bar:
-                streak += 1
-            else:
-                break
-        if streak >= patience:
-            stopped = "bar"
-            break
-        if done >= cap:
-            break
-        target = min(cap, done + every)
+    while ck.stopped() is None:
         t0 = time.perf_counter()
-        res = train(spec, x, ds.labels, out_dir, device=device, progress=False, stop_after_images=target)
-        seg = time.perf_counter() - t0
-        model = res.model(cfg.eval.weights)
-        t1 = time.perf_counter()
-        acc = quick_accuracy(model, cfg, eval_labels[idx], score, steps=steps, device=device)
-        gap = label_use_gap(model, schedule, ds.images[gidx], ds.labels[gidx], device=device)
-        h = {"images": int(res.images_seen), "train_seconds": float(res.train_seconds_total),
-             "segment_seconds": seg, "eval_seconds": time.perf_counter() - t1,
-             "images_per_s": float(res.images_per_second), **acc,
-             "label_gap": {str(k): v for k, v in gap.items()}}
-        history.append(h)
-        done = h["images"]
-        if history_path:
-            history_path.write_text(json.dumps({"history": history}, indent=1))
-        if log is None:
-            continue
-        log(f"{done:>8,d} images  acc {100 * acc['accuracy']:5.1f}%  no bump {acc.get('no_bump', 0):3d}  "
-            f"several {acc.get('several_bumps', 0):3d}  gap " +
-            " ".join(f"{k}:{100 * v:+.0f}%" for k, v in gap.items()) +
-            f"  ({res.images_per_second:.0f} img/s)")
+        res = train(spec, x, ck.ds.labels, out_dir, device=device, progress=False,
+                    stop_after_images=ck.next_target())
+        h = ck.check(res, time.perf_counter() - t0)
+        if log is not None:
+            log(Checker.line(h))
     if res is None:  # stopped earlier: reload the run where it stands
-        res = train(spec, x, ds.labels, out_dir, device=device, progress=False,
-                    stop_after_images=max(done, b))
-    return {"history": history, "stopped": stopped, "images": done,
-            "train_seconds": history[-1]["train_seconds"] if history else 0.0, "result": res}
+        res = train(spec, x, ck.ds.labels, out_dir, device=device, progress=False,
+                    stop_after_images=max(ck.done, cfg.train.batch_size))
+    return {"history": ck.history, "stopped": ck.stopped(), "images": ck.done,
+            "train_seconds": ck.history[-1]["train_seconds"] if ck.history else 0.0, "result": res}

@@ -44,7 +44,7 @@ def _train_run(cfg, ds, scratch, dev, progress):
     r = cfg.stop
     out = monitor.train_until(cfg, scratch, every=r.every_images, bar=r.bar, patience=r.patience,
                               labels=r.labels, steps=r.steps, device=dev,
-                              log=print if progress else None, history_path=Path(scratch) / "stop_history.json")
+                              log=print if progress else None, history_path=Path(scratch) / monitor.HISTORY)
     snapshot_last(scratch)
     stop = {"stopped": out["stopped"], "images": out["images"], "bar": r.bar,
             "cap": cfg.train.images, "history": out["history"]}
