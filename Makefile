@@ -10,6 +10,8 @@
 #                  list's missing runs (gpu_priority.txt) trained, scored and packed into one archive
 #                  in SLOT_OUT (no venv needed: python3 with torch, numpy, scipy, tqdm); add it here
 #                  with `python -m compdiff results unpack ARCHIVE`
+#   make workers MINUTES=170 [WORKERS=2]   background training here: the same list, one worker per
+#                  core, runs stored in results/ as they finish (logs in weights/workers/)
 #   make clean     remove build outputs (keeps .venv and results/)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -26,7 +28,7 @@ SLOT_OUT ?= slot
 # the GPU slot runs where nothing can be installed: the venv's python if there is one, else python3
 SLOT_PY  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
-.PHONY: venv book figures figure html assumptions report runs-page test test-lib test-notebooks bench gpu-slot clean
+.PHONY: venv book figures figure html assumptions report runs-page test test-lib test-notebooks bench gpu-slot workers clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +78,20 @@ test-notebooks: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
+
+# Background training on this machine (issue 20): WORKERS processes, one per core, each taking every
+# WORKERS-th missing run of gpu_priority.txt (at PROFILE) until MINUTES are up. Finished runs are
+# stored in results/ as they land (commit them); an unfinished run resumes on the next call.
+# Logs and summaries: weights/workers/.
+WORKERS ?= 2
+workers: venv
+	@mkdir -p weights/workers
+	@for i in $$(seq 0 $$(($(WORKERS) - 1))); do \
+	  OMP_NUM_THREADS=1 COMPDIFF_NO_TRAIN=0 nohup $(BIN)/python -m compdiff gpu-slot --device cpu \
+	    --minutes $(MINUTES) --profile $(PROFILE) --out weights/workers/w$$i --shard $$i/$(WORKERS) \
+	    --no-archive --bench-seconds 0 > weights/workers/worker-$$i.log 2>&1 & \
+	  echo "worker $$i/$(WORKERS): weights/workers/worker-$$i.log"; \
+	done
 
 gpu-slot:
 	PYTHONPATH=lib COMPDIFF_NO_TRAIN=0 $(SLOT_PY) -m compdiff gpu-slot --minutes $(MINUTES) --out $(SLOT_OUT) --device $(DEVICE)

@@ -281,3 +281,20 @@ def test_a_stop_rule_run_trains_in_checked_segments_and_stops_at_the_bar(tmp_pat
     assert s["counts"]["images_trained"] == 640
     m = store.lookup("basic", ruled_basic("smoke")).json("metrics")
     assert m["stop"]["stopped"] == "bar" and m["stop"]["images"] == 640 and m["train"]["images"] == 640
+
+
+def test_shards_split_the_list_between_workers_without_an_archive(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMPDIFF_NO_TRAIN", raising=False)
+    _use_store(monkeypatch, tmp_path / "a")
+    prio = _prio(tmp_path, "basic smoke 0,1\n")
+    took = {}
+    for i in (0, 1):
+        s = gpu_slot.run_slot(1, tmp_path / f"w{i}", device="cpu", priority=prio, bench_seconds=0,
+                              stop_after_images=64, progress=False, quiet=True, shard=(i, 2), archive=False)
+        assert s["archive"] is None and not list((tmp_path / f"w{i}").glob("*.tar.gz"))
+        took[i] = [p["seed"] for p in s["plan"] if p["status"].startswith("unfinished at 64")]
+        left = [p["seed"] for p in s["plan"] if p["status"].startswith("left to another shard")]
+        assert len(took[i]) == 1 and len(left) == 1 and took[i] != left
+    assert sorted(took[0] + took[1]) == [0, 1]
+    with pytest.raises(ConfigError, match="shard"):
+        gpu_slot.run_slot(1, tmp_path / "w", device="cpu", priority=prio, shard=(2, 2))

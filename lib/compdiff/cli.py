@@ -267,13 +267,24 @@ def _cmd_runs_page(args) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    i, sep, n = text.partition("/")
+    try:
+        i, n = int(i), int(n)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard must be I/N with 0 ≤ I < N (e.g. 0/2), got {text!r}")
+    return i, n
+
+
 def _cmd_gpu_slot(args) -> int:
     from . import gpu_slot
 
     gpu_slot.run_slot(args.minutes, args.out, device=args.device, profile=args.profile, priority=args.priority,
                       models=args.models, bench_seconds=args.bench_seconds, reserve_minutes=args.reserve_minutes,
                       stop_after_images=args.stop_after_images, max_mb=args.max_mb, progress=not args.quiet,
-                      t0=_T0)
+                      t0=_T0, shard=args.shard, archive=not args.no_archive)
     return 0
 
 
@@ -371,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-mb", type=float, default=None,
                    help="the archive's size limit: weights and checkpoints beyond it are left out and listed")
     g.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    g.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="take only the I-th of every N runs still to train (N workers, one per core)")
+    g.add_argument("--no-archive", action="store_true",
+                   help="store the runs here and pack nothing (a background worker on this machine)")
     g.set_defaults(func=_cmd_gpu_slot)
     return p
 

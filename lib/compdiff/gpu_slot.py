@@ -392,7 +392,8 @@ def _train_chunk(chunk: list, dev, progress: bool, K: int, stop_after_images, tr
 def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, priority=None,
              models: int | None = None, bench_seconds: float | None = None, reserve_minutes: float | None = None,
              stop_after_images: int | None = None, max_mb: float | None = None, progress: bool = True,
-             quiet: bool = False, t0: float | None = None) -> dict:
+             quiet: bool = False, t0: float | None = None, shard: tuple[int, int] | None = None,
+             archive: bool = True) -> dict:
     """One GPU slot (the module docstring): returns its summary, also written as ``slot.json``.
 
     minutes: the slot's length, from ``t0`` (default: now). out: the folder of the archive.
@@ -402,7 +403,9 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     reserve_minutes: kept for scoring and packing after training stops (default 15% of the slot).
     stop_after_images: stop every run there at the latest (an exact resume point; splits a long
     run over slots on purpose). max_mb: the archive's size limit (weights and checkpoints that do
-    not fit are left out and listed)."""
+    not fit are left out and listed). shard (i, n): take only the i-th of every n runs still to
+    train (n workers on one machine, one per core, share the list without colliding).
+    archive=False: store the runs here and pack nothing (a worker on the machine that keeps them)."""
     import torch
 
     from . import runs
@@ -460,6 +463,14 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
             pending.append(j)
         else:
             status[j.run_id] = "stored before the slot"
+    if shard is not None:
+        i, n = shard
+        if not (isinstance(i, int) and isinstance(n, int) and 0 <= i < n):
+            raise ConfigError(f"--shard = {i}/{n} must be I/N with 0 ≤ I < N")
+        for k, j in enumerate(list(pending)):
+            if k % n != i:
+                pending.remove(j)
+                status[j.run_id] = f"left to another shard (this is {i}/{n})"
     log(f"priority list {summary['priority']}: {len(entries)} entries, {len(jobs)} runs, "
         f"{len(jobs) - len(pending)} stored (or skipped), {len(pending)} to train"
         + (f" (every entry at profile {profile})" if profile else ""))
@@ -557,6 +568,14 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     log(f"trained {images_trained:,} images in {t_train:.1f} s; {len(stored)} run(s) scored and stored in "
         f"{t_score:.1f} s; {len(checkpoints)} unfinished")
 
+    if not archive:
+        summary["archive"] = None
+        summary["elapsed_seconds"] = time.monotonic() - t0
+        log(f"no archive (stored here): {len(stored)} run(s) stored, {len(checkpoints)} unfinished "
+            f"(they resume from runs/ on the next call); took {summary['elapsed_seconds']:.1f} s")
+        (out / "slot.json").write_text(json.dumps(summary, indent=1, default=str))
+        (out / "slot.log").write_bytes(log.text())
+        return summary
     host = _safe_name(socket.gethostname())
     archive = out / f"slot-{time.strftime('%Y%m%d-%H%M%S')}-{host}.tar.gz"
     cks = [store.Checkpoint(j.experiment, j.config, paths.runs_dir() / j.experiment / j.run_id, seen,
