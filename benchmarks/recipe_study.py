@@ -49,6 +49,13 @@ def _constant(cfg, images=CAP):
     return replace(cfg, train=replace(cfg.train, lr_schedule="constant", decay_images=0, images=images))
 
 
+def _batch(cfg, b, lr):
+    """cfg at batch ``b`` and ``lr``, its EMA half-life kept in images (decay^(b/64) per step)."""
+    tr = cfg.train
+    ema = None if tr.ema_decay is None else round(tr.ema_decay ** (b / tr.batch_size), 6)
+    return replace(cfg, train=replace(tr, batch_size=b, lr=lr, ema_decay=ema))
+
+
 def _film(cfg):
     return replace(cfg, unet=replace(cfg.unet, conditioning="film"))
 
@@ -73,6 +80,11 @@ RECIPES = {
                                               t_sampling="lognormal"))),
     "v-film": ("v-prediction, plain v-MSE, FiLM conditioning (scale and shift), constant lr 2e-3",
                lambda s: _film(_constant(_diff(_today(s), prediction="v", loss_weighting="none")))),
+    "eps-b16": ("ε-prediction, min-SNR-5, batch 16 (4× the updates per image), constant lr 1e-3 "
+                "(√-scaled), EMA half-life kept in images",
+                lambda s: _batch(_constant(_today(s)), 16, 1e-3)),
+    "v-b16": ("v-prediction, plain v-MSE, batch 16, constant lr 1e-3, EMA half-life kept in images",
+              lambda s: _batch(_constant(_diff(_today(s), prediction="v", loss_weighting="none")), 16, 1e-3)),
     "eps-film": ("ε-prediction, min-SNR-5, FiLM conditioning (scale and shift), constant lr 2e-3",
                  lambda s: _film(_constant(_today(s)))),
 }

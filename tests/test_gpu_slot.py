@@ -298,3 +298,17 @@ def test_shards_split_the_list_between_workers_without_an_archive(tmp_path, monk
     assert sorted(took[0] + took[1]) == [0, 1]
     with pytest.raises(ConfigError, match="shard"):
         gpu_slot.run_slot(1, tmp_path / "w", device="cpu", priority=prio, shard=(2, 2))
+
+
+def test_priority_lines_pick_a_cpu_recipe(tmp_path):
+    (e,) = gpu_slot.read_priority(_prio(tmp_path, "basic cpu 0,1 recipe=v-stop\n"))
+    assert e.recipe == "v-stop" and str(e) == "basic cpu 0,1 recipe=v-stop"
+    jobs = gpu_slot.resolve([e])
+    assert [j.config for j in jobs] == [experiments.basic_config("cpu", seed=s, recipe="v-stop") for s in (0, 1)]
+    assert all(j.config.stop is not None for j in jobs)
+    # at another profile the entry takes that profile's own recipe
+    assert gpu_slot.resolve([e], "smoke")[0].config == experiments.basic_config("smoke")
+    with pytest.raises(ConfigError, match="line 1.*recipe"):
+        gpu_slot.read_priority(_prio(tmp_path, "basic cpu 0 recipe=fast\n", "bad.txt"))
+    with pytest.raises(ConfigError, match="line 1.*cpu profile only"):
+        gpu_slot.read_priority(_prio(tmp_path, "basic paper 0 recipe=v-stop\n", "bad2.txt"))

@@ -91,3 +91,16 @@ def test_no_module_imports_another_modules_private_names():
                     and node.value.id != p.stem and node.attr.startswith("_") and not node.attr.startswith("__")):
                 reach.append((p.name, f"{node.value.id}.{node.attr}"))
     assert reach == []
+
+
+def test_a_recipe_picks_other_configs_and_is_checked():
+    from compdiff import experiments
+    default = query.points("fig07", "cpu")[0][1].config
+    v = query.points("fig07", "cpu", recipe="v-stop")[0][1].config
+    assert v == experiments.basic_config("cpu", recipe="v-stop") != default
+    assert default == experiments.basic_config("cpu", recipe=experiments.CPU_RECIPE)
+    assert all(p.config.stop is not None for _, p in query.points("fig06", "cpu", recipe="v-stop"))
+    with pytest.raises(experiments.ConfigError, match="recipe"):
+        query.points("fig06", "cpu", recipe="fast")
+    with pytest.raises(experiments.ConfigError, match="cpu profile only"):
+        query.points("fig07", "paper", recipe="v-stop")

@@ -136,6 +136,13 @@ PAGE: list = [
                "label in 320k images (0.1%); a constant lr reached 78% at 384k, most misses a bump > 1 px off "
                "(benchmarks/RESULTS.md). Not the paper's (its loss and schedule are UNKNOWN). Samples use "
                "the EMA weights.", "4, 7, 10, 11, 12"),
+    Assumption("CPU recipes (the cpu profile's default, and the one being measured)", "experiments:CPU_RECIPE", "INFERRED",
+               "The paper's own training recipe is UNKNOWN. Every stored cpu run uses wsd-eps (the row above). "
+               "v-stop (v-prediction with the plain v-MSE, which weighs the noisy steps where only the label "
+               "can place the bump; constant lr; each run trained until 95% of its training labels are right "
+               "at two consecutive checks, or to the wsd-eps budget as a cap) taught the label earlier in the "
+               "recipe study (benchmarks/recipe.json); it becomes the default once its runs are stored. Either "
+               "recipe's runs are kept under their own configs, never mixed.", "all cpu models"),
     Assumption("Periodic model budget and lr (cpu profile)", "experiments:(periodic_config('cpu').train.images, periodic_config('cpu').train.lr_schedule)", "INFERRED",
                "The cpu recipe without its final lr decay (the run was made before the decay was adopted): "
                "its accuracy is on the Fig 2 page.", "2, 3, 8"),

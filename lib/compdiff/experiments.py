@@ -323,9 +323,44 @@ def _engine_configs():
     return PRESETS, DiffusionConfig, TrainConfig
 
 
-def basic_config(profile: str, *, seed: int = 0, **overrides) -> BumpRunConfig:
-    """The basic experiment: 2D bumps, σ = 1, all 1024 labels of the 32×32 lattice (issue 3)."""
+# The cpu profile's training recipes (issue 18). CPU_RECIPE is the profile's default; the other
+# stays selectable (``recipe=``, ``-p recipe=…``, a priority-list line's ``recipe=…``), its runs
+# stored under their own configs, never mixed with the default's.
+CPU_RECIPES = {
+    "wsd-eps": "ε-prediction with min-SNR-5 loss weighting, warmup-stable-decay lr, fixed budgets "
+               "(512k images basic, 384k periodic and composition): every run stored before issue 18",
+    "v-stop": "v-prediction (plain v-MSE), constant lr 2e-3 after warmup, each run trained until its "
+              "training-label accuracy passes 95% at two consecutive checks (StopRule), capped at the "
+              "wsd-eps budget (benchmarks/recipe.json)",
+}
+CPU_RECIPE = "wsd-eps"
+
+
+def resolve_recipe(profile: str, recipe: str | None) -> str | None:
+    """The recipe a ``profile`` config is built with: ``recipe`` or :data:`CPU_RECIPE` at the cpu
+    profile; None at the others (which have one recipe each: naming one is an error)."""
+    if profile != "cpu":
+        if recipe is not None:
+            raise ConfigError(f"recipe = {recipe!r}: recipes are chosen at the cpu profile only "
+                              f"(the {profile} profile has one); allowed at cpu: {', '.join(CPU_RECIPES)}")
+        return None
+    recipe = CPU_RECIPE if recipe is None else recipe
+    check_choice("recipe", recipe, tuple(CPU_RECIPES))
+    return recipe
+
+
+def _v_stop(cfg, images: int):
+    """``cfg`` under the v-stop recipe, capped at ``images``."""
+    return replace(cfg, diffusion=replace(cfg.diffusion, prediction="v", loss_weighting="none"),
+                   train=replace(cfg.train, lr_schedule="constant", decay_images=0, images=images),
+                   stop=StopRule())
+
+
+def basic_config(profile: str, *, seed: int = 0, recipe: str | None = None, **overrides) -> BumpRunConfig:
+    """The basic experiment: 2D bumps, σ = 1, all 1024 labels of the 32×32 lattice (issue 3).
+    ``recipe``: one of :data:`CPU_RECIPES` (cpu profile only; default :data:`CPU_RECIPE`)."""
     check_profile(profile)
+    recipe = resolve_recipe(profile, recipe)
     presets, DiffusionConfig, TrainConfig = _engine_configs()
     if profile == "smoke":
         cfg = BumpRunConfig(
@@ -349,6 +384,8 @@ def basic_config(profile: str, *, seed: int = 0, **overrides) -> BumpRunConfig:
                               checkpoint_every_images=64_000, log_every_images=6_400),
             eval=EvalConfig(ddpm_check_labels=64),
         )
+        if recipe == "v-stop":
+            cfg = _v_stop(cfg, cfg.train.images)
     else:  # paper: the spec's reconstruction (§1.2–1.4)
         cfg = BumpRunConfig(
             unet=presets["paper"], diffusion=DiffusionConfig(),
@@ -396,10 +433,10 @@ class TorusRunConfig(BumpRunConfig):
                                                  metadata=spec(config=RepresentationConfig))
 
 
-def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConfig:
+def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, **overrides) -> TorusRunConfig:
     """Figs 2, 3, 8: periodic 2D bumps, σ = 1, all 1024 labels of the 32×32 torus lattice, with
     snapshots early (≈ epoch 1), through the middle and at the end of training."""
-    base = basic_config(profile, seed=seed)
+    base = basic_config(profile, seed=seed, recipe=recipe)
     tr, diffusion = base.train, base.diffusion
     if profile == "smoke":
         points = (320, 1_600, 3_200)
@@ -412,7 +449,8 @@ def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConf
         # neither 256k nor 320k images taught the tiny model to use the label (accuracy 0.3%,
         # an earlier run, since removed from the store); this recipe started to (our choice; the assumptions page).
         tr = replace(tr, images=384_000, lr_schedule="constant", decay_images=0)  # the basic recipe, no decay
-        diffusion = replace(diffusion, loss_weighting="min_snr")
+        if base.stop is None:  # wsd-eps; v-stop keeps its plain v-MSE
+            diffusion = replace(diffusion, loss_weighting="min_snr")
         points = (1_024, 32_000, 64_000, 128_000, 256_000, 384_000)
         ev = replace(base.eval, ddpm_check_labels=0)
         rep = RepresentationConfig()
@@ -422,7 +460,7 @@ def periodic_config(profile: str, *, seed: int = 0, **overrides) -> TorusRunConf
         rep = RepresentationConfig(steps=50)
     cfg = TorusRunConfig(
         sigma=base.sigma, n=base.n, d=base.d, periodic=True, unet=base.unet, diffusion=diffusion,
-        train=replace(tr, checkpoint_every_images=points), eval=ev, representation=rep,
+        train=replace(tr, checkpoint_every_images=points), eval=ev, representation=rep, stop=base.stop,
     )
     return replace(cfg, **overrides)
 
@@ -514,15 +552,16 @@ class ComposeRunConfig(BumpRunConfig):
         return None if self.dataset.startswith("bump_") and self.dataset != "bump_stripes" else self.frame + 2 * LATENT_MARGIN
 
 
-def compose_base(profile: str, seed: int, *, preset: str | None = None) -> dict:
-    """The engine configs (unet, diffusion, train, eval) every composition and efficiency run of
-    ``profile`` shares; ``preset`` swaps the UNet for another :data:`compdiff.unet.PRESETS` entry."""
-    base = basic_config(profile, seed=seed)
+def compose_base(profile: str, seed: int, *, preset: str | None = None, recipe: str | None = None) -> dict:
+    """The engine configs (unet, diffusion, train, eval, stop) every composition and efficiency run
+    of ``profile`` shares; ``preset`` swaps the UNet for another :data:`compdiff.unet.PRESETS` entry;
+    ``recipe`` picks a cpu recipe (:data:`CPU_RECIPES`)."""
+    base = basic_config(profile, seed=seed, recipe=recipe)
     tr, ev, unet = base.train, base.eval, base.unet
     if profile == "cpu":
         # INFERRED (our budget): three quarters of the basic run, the lr decaying over the last
         # quarter; snapshots at half and at the end
-        tr = replace(tr, images=COMPOSE_CPU_IMAGES, decay_images=COMPOSE_CPU_IMAGES // 4,
+        tr = replace(tr, images=COMPOSE_CPU_IMAGES, decay_images=0 if base.stop else COMPOSE_CPU_IMAGES // 4,
                      checkpoint_every_images=(COMPOSE_CPU_IMAGES // 2, COMPOSE_CPU_IMAGES))
         ev = replace(ev, ddpm_check_labels=0)
     elif profile == "smoke":
@@ -531,7 +570,10 @@ def compose_base(profile: str, seed: int, *, preset: str | None = None) -> dict:
         presets = _engine_configs()[0]
         check_choice("preset", preset, tuple(presets))
         unet = presets[preset]
-    return dict(unet=unet, diffusion=base.diffusion, train=tr, eval=ev)
+    out = dict(unet=unet, diffusion=base.diffusion, train=tr, eval=ev)
+    if base.stop is not None:
+        out["stop"] = base.stop
+    return out
 
 
 COMPOSE_CPU_IMAGES = 384_000
@@ -582,9 +624,10 @@ def compose_grid(profile: str, **overrides) -> ComposeGrid:
     return replace(COMPOSE_GRIDS[profile], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def compose_points(profile: str, *, seed: int = 0, preset: str | None = None, **grid) -> list[Point]:
+def compose_points(profile: str, *, seed: int = 0, preset: str | None = None, recipe: str | None = None,
+                   **grid) -> list[Point]:
     """Every model of Figs 4, 10, 11, 12 at ``profile`` (grid fields overridable)."""
-    b = compose_base(profile, seed, preset=preset)
+    b = compose_base(profile, seed, preset=preset, recipe=recipe)
     g = compose_grid(profile, **grid)
     lesion_rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
     out = [
@@ -677,7 +720,8 @@ def unet_at(unet, frame: int):
     return replace(unet, image_size=frame, attention_resolutions=att)
 
 
-def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None, **grid) -> list[Point]:
+def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None, recipe: str | None = None,
+                      **grid) -> list[Point]:
     """Every model of Figs 5, 6e, 14c and 15 at ``profile`` (grid fields overridable):
 
     - Fig 6e (with 14c, 15): 2D bumps of width σ on a λ-subsample of the 32×32 lattice;
@@ -686,7 +730,7 @@ def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None,
       the N = 32 runs are Fig 4g's models where λ matches).
 
     Points with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1) are one stored run."""
-    b = compose_base(profile, seed, preset=preset)
+    b = compose_base(profile, seed, preset=preset, recipe=recipe)
     g = efficiency_grid(profile, **grid)
     rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
 

@@ -63,9 +63,11 @@ class Entry:
     filters: tuple = ()
     why: str = ""
     line: int = 0
+    recipe: str | None = None
 
     def __str__(self) -> str:
-        return " ".join([self.source, self.profile, ",".join(map(str, self.seeds)), *self.filters])
+        return " ".join([self.source, self.profile, ",".join(map(str, self.seeds)), *self.filters]
+                        + ([f"recipe={self.recipe}"] if self.recipe else []))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,12 +123,19 @@ def read_priority(path=None) -> list[Entry]:
         where = f"{path.name} line {i}"
         if len(toks) < 3:
             raise ConfigError(f"{where}: {raw.strip()!r} needs SOURCE PROFILE SEEDS [FILTER ...]")
-        source, profile, seeds, filters = toks[0], toks[1], toks[2], tuple(toks[3:])
+        source, profile, seeds = toks[0], toks[1], toks[2]
+        recipe = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("recipe=")), None)
+        filters = tuple(t for t in toks[3:] if not t.startswith("recipe="))
         if source not in _sources():
             raise ConfigError(f"{where}: unknown source {source!r}; allowed: {', '.join(_sources())}")
         if profile not in experiments.PROFILES:
             raise ConfigError(f"{where}: unknown profile {profile!r}; allowed: {', '.join(experiments.PROFILES)}")
-        entry = Entry(source, profile, _parse_seeds(seeds, where), filters, why.strip(), i)
+        if recipe is not None:
+            try:
+                experiments.resolve_recipe(profile, recipe)
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
+        entry = Entry(source, profile, _parse_seeds(seeds, where), filters, why.strip(), i, recipe)
         if filters and source in experiments.EXPERIMENTS:
             raise ConfigError(f"{where}: {source!r} is one run per seed; filters ({' '.join(filters)}) "
                               f"apply to the sweeps ({', '.join(experiments.SWEEP_POINTS)})")
@@ -148,12 +157,15 @@ def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
     jobs, seen = [], set()
     for e in entries:
         prof = profile or e.profile
+        # a recipe is a cpu-profile choice: resolved at another profile (--profile smoke), the
+        # entry takes that profile's own recipe
+        kw = {"recipe": e.recipe} if e.recipe and prof == "cpu" else {}
         for seed in e.seeds:
             if e.source in experiments.EXPERIMENTS:
-                found = [(e.source, e.source, experiments.experiment_config(e.source, prof, seed=seed))]
+                found = [(e.source, e.source, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
             else:
                 exp = experiments.SWEEP_STORE[e.source]
-                found = [(exp, p.name, p.config) for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed)
+                found = [(exp, p.name, p.config) for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw)
                          if not e.filters or p.name in e.filters or set(p.figures) & set(e.filters)]
             for exp, name, cfg in found:
                 key = (exp, store.run_id(cfg))

@@ -97,10 +97,15 @@ def params(cfg) -> dict:
     return out
 
 
-def points(figure: str, profile: str, *, seed: int = 0, **overrides) -> list[tuple[str, experiments.Point]]:
-    """(store experiment, point) of every run ``figure`` shows at ``profile``."""
+def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = None,
+           **overrides) -> list[tuple[str, experiments.Point]]:
+    """(store experiment, point) of every run ``figure`` shows at ``profile``; ``recipe``: a cpu
+    recipe (:data:`compdiff.experiments.CPU_RECIPES`; default the profile's)."""
     experiments.check_profile(profile)
     overrides = _check_overrides(figure, overrides)
+    if recipe is not None:
+        experiments.resolve_recipe(profile, recipe)
+        overrides["recipe"] = recipe
     source, tag = _source(figure)
     if not source:
         return []
@@ -108,7 +113,7 @@ def points(figure: str, profile: str, *, seed: int = 0, **overrides) -> list[tup
         exp = experiments.SWEEP_STORE[source]
         return [(exp, p) for p in experiments.SWEEP_POINTS[source](profile, seed=seed, **overrides)
                 if tag in p.figures]
-    cfg = experiments.experiment_config(source, profile, seed=seed)
+    cfg = experiments.experiment_config(source, profile, seed=seed, **overrides)
     return [(source, experiments.Point(source, tuple(f for f, (s, _) in FIGURE_RUNS.items() if s == source), cfg))]
 
 
