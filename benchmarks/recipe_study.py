@@ -106,6 +106,30 @@ def record_path(name: str, seed: int) -> Path:
     return RUNS / f"{name}-s{seed}.json"
 
 
+def snapshot() -> list[Path]:
+    """Write a record (``"finished": false``) for every run still in training, from its history so
+    far: the evidence of an unfinished run, committed like the finished ones (they resume)."""
+    import torch
+
+    written = []
+    for hist in sorted(SCRATCH.glob("*-s*/history.json")):
+        name, seed = hist.parent.name.rsplit("-s", 1)
+        path = record_path(name, int(seed))
+        if name not in RECIPES or (path.exists() and json.loads(path.read_text()).get("finished")):
+            continue
+        desc, make = RECIPES[name]
+        cfg = make(int(seed))
+        rec = {"recipe": name, "description": desc, "seed": int(seed), "finished": False, "stopped": None,
+               "config": {"diffusion": cfg.diffusion.to_dict(), "train": cfg.train.to_dict()},
+               "bar": BAR, "every": EVERY, "cap": cfg.train.images,
+               "history": json.loads(hist.read_text())["history"], "final_ddim50": None,
+               "cpu": cpu_info(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+        RUNS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec, indent=1) + "\n")
+        written.append(path)
+    return written
+
+
 def train_one(name: str, seed: int) -> dict:
     import torch
 
@@ -157,6 +181,7 @@ def main(argv=None) -> int:
     q = sub.add_parser("queue")
     q.add_argument("jobs", nargs="+", help="RECIPE:SEED …, trained one after another")
     sub.add_parser("list")
+    sub.add_parser("snapshot", help="write the records of the runs still training (finished: false)")
     a = ap.parse_args(argv)
     if a.cmd == "train":
         train_one(a.recipe, a.seed)
@@ -164,6 +189,9 @@ def main(argv=None) -> int:
         for job in a.jobs:
             name, _, seed = job.partition(":")
             train_one(name, int(seed or 0))
+    elif a.cmd == "snapshot":
+        for p in snapshot():
+            print(f"wrote {p}")
     else:
         for name, (desc, _) in RECIPES.items():
             done = sorted(p.stem.rsplit("-s", 1)[1] for p in RUNS.glob(f"{name}-s*.json"))

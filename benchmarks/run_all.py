@@ -17,8 +17,23 @@ import torch
 HERE = Path(__file__).resolve().parent
 
 
+def _sections(text: str) -> dict:
+    """The ``## bench_*.py`` sections of a RESULTS.md, by name, in order."""
+    out, name = {}, None
+    for line in text.splitlines():
+        if line.startswith("## bench_"):
+            name = line[3:].strip()
+            out[name] = []
+        if name:
+            out[name].append(line)
+    return {k: "\n".join(v).rstrip() + "\n" for k, v in out.items()}
+
+
 def main(argv: list[str]) -> int:
+    """Run every benchmark (or those named: their sections of RESULTS.md are replaced, the others
+    kept as they were)."""
     names = argv or sorted(p.name for p in HERE.glob("bench_*.py"))
+    kept = _sections((HERE / "RESULTS.md").read_text()) if argv and (HERE / "RESULTS.md").exists() else {}
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor()) \
         if Path("/proc/cpuinfo").exists() else platform.processor()
     out = [
@@ -30,14 +45,22 @@ def main(argv: list[str]) -> int:
         "are for orientation only.",
         "",
     ]
+    if kept:
+        out[2] = (f"Sections {', '.join(names)} made by `python benchmarks/run_all.py {' '.join(names)}` on "
+                  f"{time.strftime('%Y-%m-%d')}: {cpu}, torch {torch.__version__}; the others kept from "
+                  "earlier runs (each says its own machine where it matters).")
+    fresh = {}
     for name in names:
         print(f"running {name} …", flush=True)
         r = subprocess.run([sys.executable, str(HERE / name)], capture_output=True, text=True)
-        out += [f"## {name}", "", f"Command: `python benchmarks/{name}`", ""]
-        out += [r.stdout.strip() or "(no output)", ""]
+        sec = [f"## {name}", "", f"Command: `python benchmarks/{name}`", ""]
+        sec += [r.stdout.strip() or "(no output)", ""]
         if r.returncode:
-            out += ["```", r.stderr.strip()[-2000:], "```", ""]
+            sec += ["```", r.stderr.strip()[-2000:], "```", ""]
             print(r.stderr, file=sys.stderr)
+        fresh[name] = "\n".join(sec)
+    for name in sorted(set(kept) | set(fresh)):
+        out.append(fresh.get(name) or kept[name])
     (HERE / "RESULTS.md").write_text("\n".join(out) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
     return 0
