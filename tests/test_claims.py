@@ -203,6 +203,50 @@ def test_composition_planted(tmp_store, tmp_path, monkeypatch):
     assert _verdict("composition") == "provisional"
 
 
+def _stability(key):
+    res = claims.measure_all("cpu", only=[key], stability=True)[key]
+    return res, claims.stability_text(res)
+
+
+def test_leave_one_seed_out_planted(tmp_store, tmp_path, monkeypatch):
+    """Issue 20: each claim is judged again without each seed. Three seeds that agree are stable;
+    one outlier seed that alone makes the verdict is named; one seed allows no such check. Tried
+    through both ways a claim gathers its runs: by figure (composition) and by experiment (bump
+    generation)."""
+    _plant_figure("fig04", {})
+    _plant_figure("fig10", {})
+    res, text = _stability("composition")
+    assert claims.verdict(res) == "reproduced" and res.left_out == {0: "reproduced", 1: "reproduced", 2: "reproduced"}
+    assert text.startswith("stable when any one seed is left out")
+    _reset(monkeypatch, tmp_path, "outlier")  # seed 1's union model only copies: it alone makes "partly"
+    for s in SEEDS:
+        _plant_figure("fig04", {"fig04_sos_stripes": "memoriser"} if s == 1 else {}, seeds=(s,))
+        _plant_figure("fig10", {}, seeds=(s,))
+    res, text = _stability("composition")
+    assert claims.verdict(res) == "partly"
+    assert res.left_out == {0: "partly", 1: "reproduced", 2: "partly"}
+    assert text == "leaving out seed 1 gives reproduced (all seeds: partly)"
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_figure("fig04", {}, seeds=(0,))
+    _plant_figure("fig10", {}, seeds=(0,))
+    res, text = _stability("composition")
+    assert claims.verdict(res) == "provisional" and res.left_out is None
+    assert text == "one seed: no leave-one-seed-out check is possible"
+    _reset(monkeypatch, tmp_path, "bumps")
+    for s in SEEDS:  # seed 2 unconverged: without it the claim is decided
+        cfg = experiments.basic_config("cpu", seed=s)
+        plant("basic", cfg, _model(cfg, "none" if s == 2 else "truth"))
+    res, text = _stability("bump-generation")
+    assert claims.verdict(res) == "undecided" and res.left_out == {0: "undecided", 1: "undecided", 2: "reproduced"}
+    assert text == "leaving out seed 2 gives reproduced (all seeds: undecided)"
+    assert not claims._LEFT_OUT.get()  # the seeds come back after each rerun
+
+
+def test_simulations_have_no_leave_one_out(tmp_store):
+    res = claims.measure_all("smoke", only=["data-setup"], stability=True)["data-setup"]
+    assert res.left_out is None and claims.stability_text(res) == ""
+
+
 def test_interpolation_planted(tmp_store, tmp_path, monkeypatch):
     """A claim of a limit: the phenomenon is a model that does not interpolate (the memoriser in
     the held-out ranges), and its null is the perfect model."""

@@ -104,3 +104,47 @@ def test_a_recipe_picks_other_configs_and_is_checked():
         query.points("fig06", "cpu", recipe="fast")
     with pytest.raises(experiments.ConfigError, match="cpu profile only"):
         query.points("fig07", "paper", recipe="v-stop")
+
+
+def test_seeds_gathers_every_stored_seed_of_each_point(tmp_store):
+    """query.seeds: per point of a figure, the stored runs by seed (issue 20's spread); a point
+    with no stored seed is still a key."""
+    from compdiff import experiments
+
+    for s in (0, 2):
+        cfg = experiments.basic_config("cpu", seed=s)
+        store.write("basic", cfg, {"metrics": {"accuracy": 0.5 + 0.1 * s, "n_eval_labels": 1}})
+    by = query.seeds("fig07", "cpu", seeds=range(4))
+    assert list(by) == ["basic"] and sorted(by["basic"]) == [0, 2]
+    assert all(r.params["seed"] == s and r.stored for s, r in by["basic"].items())
+    assert [r.params["seed"] for r in query.seed_records(by)] == [0, 2]
+    assert query.seeds("fig07", "smoke", seeds=range(4)) == {"basic": {}}
+
+
+def test_seed_curve_and_plotting_helpers():
+    """efficiency.seed_curve groups rows by x and seed; plotting.seed_line draws the mean, the
+    seeds' points from two seeds and a band from three; one seed is the plain curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from compdiff import efficiency, plotting
+
+    rows = [{"keep_fraction": lam, "seed": s, "accuracy": acc, "sigma": 1.0}
+            for lam, s, acc in [(0.1, 0, 0.2), (0.1, 1, 0.4), (0.1, 2, 0.3), (0.2, 0, 0.9), (0.2, 1, None)]]
+    xs, vals = efficiency.seed_curve(rows, sigma=1.0)
+    assert xs == [0.1, 0.2] and vals == [[0.2, 0.4, 0.3], [0.9]]
+    fig, ax = plt.subplots()
+    assert plotting.seed_line(ax, xs, vals, "o-", color="tab:blue") == [3, 1]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.3, 0.9])  # the mean
+    assert len(ax.lines) == 2 and len(ax.collections) == 1  # the seeds' points, one band (at 0.1)
+    assert plotting.seed_note(ax, [[3, 1]]) == "1–3 seeds: mean, · each seed, min–max range"
+    fig2, ax2 = plt.subplots()
+    assert plotting.seed_line(ax2, [1, 2], [[0.5], [0.7]], "s--") == [1, 1]
+    assert len(ax2.lines) == 1 and not ax2.collections  # one seed: exactly the old curve
+    assert plotting.seed_note(ax2, 1) == "1 seed"
+    assert plotting.seed_bars(ax2, [0, 1], [[10, 20, 30], [5]], 0.3) == [3, 1]
+    with pytest.raises(ValueError, match="allowed"):
+        plotting.seed_line(ax2, [1], [[1, 2, 3]], band="iqr")
+    plt.close("all")

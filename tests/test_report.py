@@ -61,6 +61,20 @@ def test_stored_runs_decide_the_verdict(tmp_store, accuracies, expected):
     assert f"{100 * accuracies[0]:.1f}%" in res.value  # the number shown is the stored one
 
 
+@pytest.mark.parametrize("accuracies, cell, line", [
+    ((0.97, 0.99, 0.98), "stable without any one seed", "stable when any one seed is left out"),
+    ((0.97, 0.92, 0.99), "seed 1 changes it", "leaving out seed 1 gives reproduced (all seeds: partly)"),
+    ((0.97,), "no leave-one-out check", "one seed: no leave-one-seed-out check is possible")])
+def test_page_says_what_leaving_one_seed_out_does(tmp_store, accuracies, cell, line):
+    for seed, acc in enumerate(accuracies):
+        _fake_basic_run("cpu", seed, acc)
+    results = report.measure_all("smoke", only=["bump-generation"], stability=True)
+    text = report.render_markdown("smoke", results)
+    row = re.search(r"^\| 1 \| .*$", text, flags=re.M).group(0)
+    assert cell in row
+    assert f"- **Leave one seed out:** {line}" in text
+
+
 def test_smoke_runs_are_shown_but_never_judged(tmp_store):
     _fake_basic_run("smoke", 0, 1.0)
     res = report.measure_all("smoke", only=["bump-generation"])["bump-generation"]

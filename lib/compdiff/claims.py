@@ -26,6 +26,8 @@ A claim's ``check`` is written before its number is looked at.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,7 +58,11 @@ VERDICT_RULE = (
     "- **undecided (why)**: no verdict can be drawn: nothing is stored at the `cpu` or `paper` profile, "
     f"or a run the check uses is **unconverged** (below {query.CONVERGENCE_BAR:.0%} accuracy on its own "
     "training labels); the row names the runs and what would fix them. Results of the `smoke` profile "
-    "(tiny models that only exercise the code) are shown but never judged."
+    "(tiny models that only exercise the code) are shown but never judged.\n\n"
+    "**Leave one seed out.** A model-based claim with two or more seeds is judged again with each seed left "
+    "out in turn, by the same check on the remaining seeds; the row says *stable when any one seed is left "
+    "out* when every such reading agrees with the full one, or names each seed whose absence changes it "
+    "(a seed that alone decides a verdict). A claim with one seed says that no such check is possible."
 )
 
 
@@ -78,6 +84,8 @@ class Result:
     classes: str = ""  # accuracy by label class, where the claim reads accuracies
     # scorecard points: (label, seed, value, threshold, null[, higher_is_better])
     score: list = field(default_factory=list)
+    # {seed: what the claim reads with that seed left out} (:func:`leave_one_out`); None: not computed
+    left_out: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,74 @@ def not_yet_run(why: str) -> Result:
 
 
 # ---------------------------------------------------------------------------------------------
+# Leave one seed out: the same check, rerun without each seed in turn
+
+
+_LEFT_OUT: contextvars.ContextVar = contextvars.ContextVar("left_out", default=frozenset())
+
+
+@contextlib.contextmanager
+def leaving_out(*seeds: int):
+    """Within this block the claims see no stored run of ``seeds`` (:func:`figure_records` and
+    :func:`profile_runs` skip them), so a claim's own function judges the remaining seeds."""
+    token = _LEFT_OUT.set(_LEFT_OUT.get() | frozenset(int(s) for s in seeds))
+    try:
+        yield
+    finally:
+        _LEFT_OUT.reset(token)
+
+
+def _seed_left_out(seed: int) -> bool:
+    return int(seed) in _LEFT_OUT.get()
+
+
+def seed_reading(result: Result) -> str:
+    """What a result reads whatever its number of seeds: "undecided", or :func:`reading` (the
+    leave-one-out comparison; with a seed left out a claim always has too few for a full verdict)."""
+    return "undecided" if verdict(result) == "undecided" else reading(result)
+
+
+def leave_one_out(key: str, profile: str, result: Result) -> dict | None:
+    """{seed: :func:`seed_reading` of claim ``key`` measured again without that seed}, for a
+    model-based claim with two or more seeds (None otherwise). Reuses the claim's own function."""
+    if result is None or not result.model_based or len(result.seeds) < 2:
+        return None
+    out = {}
+    for s in result.seeds:
+        with leaving_out(s):
+            out[int(s)] = seed_reading(CLAIMS[key].measure(profile))
+    return out
+
+
+def seed_flips(result: Result):
+    """What leaving one seed out does to a model-based claim: None (not applicable: a simulation,
+    nothing stored, or not computed), "one" (a single seed: no check possible), or the dict
+    {seed: reading without it} of the seeds that change the reading (empty: stable)."""
+    if result is None or not result.model_based or not result.seeds:
+        return None
+    if len(result.seeds) < 2:
+        return "one"
+    if result.left_out is None:
+        return None
+    full = seed_reading(result)
+    return {s: r for s, r in sorted(result.left_out.items()) if r != full}
+
+
+def stability_text(result: Result) -> str:
+    """"stable when any one seed is left out", "leaving out seed 2 gives reproduced", "one seed: no
+    leave-one-seed-out check is possible", or "" (a simulation, nothing stored, or not computed)."""
+    flips = seed_flips(result)
+    if flips is None:
+        return ""
+    if flips == "one":
+        return "one seed: no leave-one-seed-out check is possible"
+    full = seed_reading(result)
+    if not flips:
+        return f"stable when any one seed is left out (each of the {len(result.seeds)} subsets reads {full})"
+    return "; ".join(f"leaving out seed {s} gives {r}" for s, r in flips.items()) + f" (all seeds: {full})"
+
+
+# ---------------------------------------------------------------------------------------------
 # Stored runs, grouped by the profile whose config made them
 
 
@@ -190,6 +266,8 @@ def profile_runs(experiment: str, config_fn: Callable) -> ProfileRuns:
     unmatched = 0
     for run in store.list_runs(experiment):
         seed = _seed_of(run)
+        if _seed_left_out(seed):
+            continue
         for p in experiments.PROFILES:
             if store.run_id(config_fn(p, seed=seed)) == run.run_id:
                 by_profile[p].append(run)
@@ -204,13 +282,13 @@ def figure_records(*figures: str) -> tuple[ProfileRuns, dict]:
     at the most faithful profile that holds any of them, over :data:`SEEDS_SEARCHED`; one run may
     carry several names (Fig 4g's models are Fig 5b's too)."""
     by_profile, named = {}, {}
+    seeds = [s for s in SEEDS_SEARCHED if not _seed_left_out(s)]
     for p in experiments.PROFILES:
         named[p] = {}
-        for s in SEEDS_SEARCHED:
-            for f in figures:
-                for r in query.records(f, p, seed=s):
-                    if r.stored:
-                        named[p].setdefault(r.name, {})[s] = r
+        for f in figures:
+            for name, by_seed in query.seeds(f, p, seeds=seeds).items():
+                if by_seed:
+                    named[p].setdefault(name, {}).update(by_seed)
         by_profile[p] = list({r.run_id: r.run for by_seed in named[p].values() for r in by_seed.values()}.values())
     groups = ProfileRuns(", ".join(figures), by_profile)
     return groups, named.get(groups.shown_profile, {}) if groups.shown_profile else {}
@@ -752,6 +830,73 @@ ONSET_TOLERANCE = 0.15  # the percolation-onset check: |model onset − simulate
 MIN_ISOLATED = 10  # fewer isolated held-out labels than this: compare on all held-out labels
 
 
+def format_lambda(v: float) -> str:
+    """A simulated or read λ for a table: "never" for NaN, else two decimals."""
+    return "never" if np.isnan(v) else f"{v:.2f}"
+
+
+@dataclass(frozen=True)
+class OnsetReading:
+    """One σ column of Fig 6e as the percolation-onset claim reads it (one seed's runs): the onset
+    on the held-out labels, the simulated λ_c beside it, and the model against the memoriser at the
+    first stored λ at or above the onset."""
+
+    sigma: float
+    onset: object  # efficiency.Onset of the held-out accuracy over the λ < 1 grid
+    grid: tuple  # the λ < 1 of the sweep (at λ = 1 nothing is held out)
+    simulated: float  # λ_c with the pixel overlap the model sees (NaN: never)
+    analytic: float  # λ_c with the analytic overlap, shown beside
+    within: bool | None  # the onset lies within ONSET_TOLERANCE of ``simulated`` (None: the stored λ do not decide)
+    memoriser: baselines.Comparison | None  # the model against the memoriser (None: not compared)
+    labels: str = ""  # "isolated" or "held-out": the labels of that comparison
+    guard_record: object = None  # the record compared with the memoriser
+    guard: str = ""  # that comparison, described for the check's line
+
+    @property
+    def passed(self) -> bool | None:
+        """The check's part for this σ: within the tolerance and, above a finite onset, the memoriser
+        beaten; None while the stored λ do not decide it."""
+        if self.within is None:
+            return None
+        return bool(self.within and (self.memoriser is None or self.memoriser.passed))
+
+
+def onset_readings(recs, grid, pc) -> list[OnsetReading]:
+    """:class:`OnsetReading` for every σ of the sweep ``grid`` (an ``EfficiencyGrid``) from one seed's
+    stored Fig 6 records ``recs``, against the percolation config ``pc``'s simulation: what the
+    percolation-onset claim judges and the Fig 6 notebook prints."""
+    from . import efficiency
+
+    sigmas = tuple(grid.sigmas)
+    sim = {overlap: simulated_lambda_c(experiments.replace(pc, overlap=overlap), sigmas)
+           for overlap in ("pixel", "analytic")}
+    # generalisation: accuracy on the held-out labels (a λ = 1 model has none, and is left out)
+    rows = [{**r, "accuracy": r["ood"]} for r in efficiency.sweep_table(recs) if r["ood"] is not None]
+    lam_grid = tuple(lam for lam in grid.keep_fractions if lam < 1)
+    out = []
+    for s in sigmas:
+        o = efficiency.onset(rows, s, grid=lam_grid)
+        within = efficiency.onset_matches(o, sim["pixel"][s], ONSET_TOLERANCE)
+        cmp, which, r0, guard = None, "", None, ""
+        if np.isfinite(o.hi) and o.how != "never":
+            at = o.value if np.isfinite(o.value) else o.hi
+            above = [r for r in recs if r.stored and r.params["sigma"] == s and r.params["keep_fraction"] >= at
+                     and null_of(r).held_out.any()]
+            if above:
+                r0 = min(above, key=lambda r: r.params["keep_fraction"])
+                b0 = null_of(r0)
+                # isolated labels where there are enough of them: there the memoriser scores 0, so
+                # beating it means generalising beyond copying a neighbour
+                mask, which = (b0.isolated, "isolated") if b0.isolated.sum() >= MIN_ISOLATED else (b0.held_out, "held-out")
+                cmp = baselines.beats(correct_of(r0), b0.memoriser, mask)
+                guard = (f"; at λ = {r0.params['keep_fraction']:g}, {which} labels {cmp.describe()} against the "
+                         "memoriser (need it beaten)")
+            else:
+                guard = "; no held-out labels above the onset to compare with the memoriser"
+        out.append(OnsetReading(s, o, lam_grid, sim["pixel"][s], sim["analytic"][s], within, cmp, which, r0, guard))
+    return out
+
+
 @claim("percolation-onset", title="Accuracy jumps at the percolation λ_c(σ)",
        figures=("fig06", "fig14"), source="INFERRED: S2 ('sudden onset'); S1 Fig 6e",
        text="Model accuracy jumps where the simulation percolates: the λ of the accuracy rise "
@@ -763,8 +908,6 @@ MIN_ISOLATED = 10  # fewer isolated held-out labels than this: compare on all he
              "memoriser on the held-out labels; every seed. A σ whose stored λ leave the onset in an interval "
              "is judged only if the whole interval passes or fails.")
 def _percolation_onset(profile: str) -> Result:
-    from . import efficiency
-
     groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
     g = experiments.efficiency_grid(prof)
@@ -772,51 +915,28 @@ def _percolation_onset(profile: str) -> Result:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (0 of "
                                   f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
-    sigmas = list(g.sigmas)
-    sim = {overlap: simulated_lambda_c(experiments.replace(pc, overlap=overlap), tuple(sigmas))
-           for overlap in ("pixel", "analytic")}
-    f = lambda v: "never" if np.isnan(v) else f"{v:.2f}"
     seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
     checks, parts, open_, used = [], [], [], []
     for seed in seeds:
         recs = [by_seed[seed] for by_seed in named.values() if seed in by_seed]
-        # generalisation: accuracy on the held-out labels (a λ = 1 model has none, and is left out)
-        rows = [{**r, "accuracy": r["ood"]} for r in efficiency.sweep_table(recs) if r["ood"] is not None]
-        grid = tuple(lam for lam in g.keep_fractions if lam < 1)
-        for s in sigmas:
-            o = efficiency.onset(rows, s, grid=grid)
-            parts.append(f"σ={s:g}: {o.describe()} vs {f(sim['pixel'][s])} (analytic {f(sim['analytic'][s])})")
-            ok = efficiency.onset_matches(o, sim["pixel"][s], ONSET_TOLERANCE)
-            if ok is None:
-                open_.append(f"σ = {s:g} ({len(o.keep_fractions)} of {len(grid)} λ < 1 stored: "
-                             + ("none" if o.how == "none" else f"onset {o.describe()}") + ")")
+        readings = onset_readings(recs, g, pc)
+        for o in readings:
+            parts.append(f"σ={o.sigma:g}: {o.onset.describe()} vs {format_lambda(o.simulated)} (analytic {format_lambda(o.analytic)})")
+            if o.passed is None:
+                open_.append(f"σ = {o.sigma:g} ({len(o.onset.keep_fractions)} of {len(o.grid)} λ < 1 stored: "
+                             + ("none" if o.onset.how == "none" else f"onset {o.onset.describe()}") + ")")
                 continue
-            above = [r for r in recs if r.params["sigma"] == s and r.params["keep_fraction"] >= (o.value if np.isfinite(o.value) else o.hi)
-                     and null_of(r).held_out.any()]
-            guard = ""
-            if np.isfinite(o.hi) and o.how != "never":
-                if above:
-                    r0 = min(above, key=lambda r: r.params["keep_fraction"])
-                    b0 = null_of(r0)
-                    # isolated labels where there are enough of them: there the memoriser scores 0, so
-                    # beating it means generalising beyond copying a neighbour
-                    mask, which = (b0.isolated, "isolated") if b0.isolated.sum() >= MIN_ISOLATED else (b0.held_out, "held-out")
-                    cmp = baselines.beats(correct_of(r0), b0.memoriser, mask)
-                    ok = ok and cmp.passed
-                    guard = (f"; at λ = {r0.params['keep_fraction']:g}, {which} labels {cmp.describe()} against the "
-                             "memoriser (need it beaten)")
-                    used.append(r0)
-                else:
-                    guard = "; no held-out labels above the onset to compare with the memoriser"
-            checks.append((f"seed {seed}, σ = {s:g}: model onset {o.describe()} vs simulated λ_c {f(sim['pixel'][s])} "
-                           f"(need within {ONSET_TOLERANCE:g})" + guard, bool(ok)))
-            used += [r for r in recs if r.params["sigma"] == s]
+            checks.append((f"seed {seed}, σ = {o.sigma:g}: model onset {o.onset.describe()} vs simulated λ_c "
+                           f"{format_lambda(o.simulated)} (need within {ONSET_TOLERANCE:g})" + o.guard, o.passed))
+            if o.guard_record is not None:
+                used.append(o.guard_record)
+            used += [r for r in recs if r.params["sigma"] == o.sigma]
     if not checks:
         return groups.not_yet_run("no σ column decides its onset yet: " + "; ".join(open_))
     res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
                  profile=prof, checks=checks, runs=_provenance(used))
     if open_:  # the claim is about every σ: no verdict until each one's onset is decided
-        res.undecided = (f"not every σ is decided ({len(checks)} of {len(sigmas) * len(seeds)} so far): "
+        res.undecided = (f"not every σ is decided ({len(checks)} of {len(g.sigmas) * len(seeds)} so far): "
                          + "; ".join(open_))
     return finish(res, used, groups)
 
@@ -862,7 +982,9 @@ def _continuous_manifold(profile: str) -> Result:
     return finish(res, used, groups)
 
 
-def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None) -> dict:
+def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None, *, stability: bool = False) -> dict:
+    """{claim key: Result}; with ``stability``, each model-based claim of two or more seeds is also
+    measured with each seed left out (:func:`leave_one_out`: one more measurement per seed)."""
     experiments.check_profile(profile)
     keys = list(CLAIMS) if only is None else list(only)
     unknown = [k for k in keys if k not in CLAIMS]
@@ -873,5 +995,7 @@ def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None) -> dict:
         res = CLAIMS[k].measure(profile)
         if not isinstance(res, Result):
             raise TypeError(f"claim {k!r} returned {type(res).__name__}, not a claims.Result")
+        if stability:
+            res.left_out = leave_one_out(k, profile, res)
         out[k] = res
     return out

@@ -117,6 +117,18 @@ def curve(rows, **match) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
             np.array([sel[f]["accuracy"] for f in fr]), [sel[f]["run"] for f in fr])
 
 
+def seed_curve(rows, value: str = "accuracy", x: str = "keep_fraction", **match) -> tuple[list, list]:
+    """(sorted x values, [per x: the rows' ``value`` of each seed]) of the rows matching ``match``,
+    rows of several seeds (:func:`sweep_table` of :func:`compdiff.query.seeds`' records): what
+    :func:`compdiff.plotting.seed_line` draws. ``None`` values are left out."""
+    by_x: dict = {}
+    for r in rows:
+        if all(r[k] == v for k, v in match.items()) and r[value] is not None:
+            by_x.setdefault(r[x], {}).setdefault(r["seed"], r[value])
+    xs = sorted(by_x)
+    return xs, [list(by_x[v].values()) for v in xs]
+
+
 def _grid_positions(fractions, grid) -> list[int]:
     grid = np.asarray(sorted(grid), dtype=np.float64)
     pos = []

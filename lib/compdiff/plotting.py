@@ -82,6 +82,77 @@ def mass_ratio_panel(ax, keep_fractions, curves, sigmas, *, title=None, legend=T
     return ax
 
 
+def _per_seed(values) -> list[np.ndarray]:
+    return [np.asarray([v for v in (vs if np.ndim(vs) else [vs]) if v is not None and np.isfinite(v)], float)
+            for vs in values]
+
+
+def seed_line(ax, x, values, fmt="o-", *, band: str = "minmax", **kw) -> list[int]:
+    """A curve over seeds (issue 20: every curve a claim reads shows its spread). ``values[i]``:
+    the per-seed values at ``x[i]`` (a sequence; None and NaN left out). Draws the mean as ``fmt``
+    with ``kw`` (exactly the one-seed curve where one seed is stored), each seed's value as a small
+    point where two or more are, and a band where three or more are (``band``: "minmax" or "se",
+    ± one standard error). Returns the number of seeds at each x (for :func:`seed_note`)."""
+    vals = _per_seed(values)
+    keep = [i for i, v in enumerate(vals) if v.size]
+    xs = np.asarray(x, float)[keep]
+    vals = [vals[i] for i in keep]
+    mean = np.array([v.mean() for v in vals])
+    (line,) = ax.plot(xs, mean, fmt, **kw)
+    color = line.get_color()
+    multi = [(xi, v) for xi, v in zip(xs, vals) if v.size >= 2]
+    if multi:
+        px = np.concatenate([np.full(v.size, xi) for xi, v in multi])
+        ax.plot(px, np.concatenate([v for _, v in multi]), ".", color=color, ms=3, alpha=0.6, zorder=line.get_zorder() + 0.1)
+    three = [(xi, v) for xi, v in zip(xs, vals) if v.size >= 3]
+    if three:
+        if band == "se":
+            lo = [v.mean() - v.std(ddof=1) / np.sqrt(v.size) for _, v in three]
+            hi = [v.mean() + v.std(ddof=1) / np.sqrt(v.size) for _, v in three]
+        elif band == "minmax":
+            lo, hi = [v.min() for _, v in three], [v.max() for _, v in three]
+        else:
+            raise ValueError(f"band = {band!r}: allowed 'minmax', 'se'")
+        ax.fill_between([xi for xi, _ in three], lo, hi, color=color, alpha=0.15, lw=0)
+    return [int(v.size) for v in vals]
+
+
+def seed_bars(ax, x, values, width, **kw) -> list[int]:
+    """Bars over seeds: the mean of ``values[i]`` (per-seed values) at ``x[i]`` as a bar with ``kw``
+    (the one-seed bar where one seed is stored), each seed as a black point where two or more are,
+    and a min–max error bar where three or more are. Returns the number of seeds at each x."""
+    vals = _per_seed(values)
+    mean = [v.mean() if v.size else 0.0 for v in vals]
+    ax.bar(x, mean, width, **kw)
+    for xi, v in zip(x, vals):
+        if v.size >= 2:
+            ax.plot(np.full(v.size, xi), v, ".", color="k", ms=3, alpha=0.7)
+        if v.size >= 3:
+            ax.errorbar([xi], [v.mean()], yerr=[[v.mean() - v.min()], [v.max() - v.mean()]], fmt="none",
+                        ecolor="k", elinewidth=0.8, capsize=2)
+    return [int(v.size) for v in vals]
+
+
+def seed_note(ax, counts, loc: str = "lower right") -> str:
+    """Write how many seeds a panel shows ("1 seed", "3 seeds", "1–3 seeds") in a corner of ``ax``,
+    and what the marks mean where there are several; returns the text. ``counts``: an int or the
+    lists :func:`seed_line` and :func:`seed_bars` return."""
+    def flatten(c):
+        return [int(c)] if np.ndim(c) == 0 else [n for x in c for n in flatten(x)]
+
+    flat = [c for c in flatten(counts) if c > 0]
+    if not flat:
+        return ""
+    lo, hi = min(flat), max(flat)
+    text = f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+    if hi >= 2:
+        text += ": mean, · each seed" + (", min–max range" if hi >= 3 else "")
+    x, ha = (0.98, "right") if "right" in loc else (0.02, "left")
+    y, va = (0.02, "bottom") if "lower" in loc else (0.98, "top")
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=6.5, color="0.4")
+    return text
+
+
 def label_map(ax, train_labels, *, offset=0.0, frame=32, canvas=None, held_out=None, title=None):
     """Training labels as dots (Figs 4a–b, 9, 10a/d, 11a, 12a–b), the visible frame as a blue
     square, and ``held_out`` (an (M, 2) array of labels) as red squares."""

@@ -123,6 +123,24 @@ def records(figure: str, profile: str, *, seed: int = 0, **overrides) -> list[Re
             for exp, p in points(figure, profile, seed=seed, **overrides)]
 
 
+def seeds(figure: str, profile: str, *, seeds=range(10), **overrides) -> dict[str, dict[int, Record]]:
+    """{point name: {seed: stored record}} of every run ``figure`` shows at ``profile``, over
+    ``seeds`` (looked up, never trained): the per-seed runs behind a curve's spread (issue 20).
+    Every point of the figure is a key, in the figure's order; one with no stored seed maps to {}."""
+    out: dict = {}
+    for s in seeds:
+        for r in records(figure, profile, seed=int(s), **overrides):
+            by_seed = out.setdefault(r.name, {})
+            if r.stored:
+                by_seed[int(s)] = r
+    return out
+
+
+def seed_records(by_name: dict) -> list[Record]:
+    """The stored records of :func:`seeds`' answer, flattened (one per point and seed)."""
+    return [r for by_seed in by_name.values() for r in by_seed.values()]
+
+
 def fetch(figure: str, profile: str, *, seed: int = 0, device: str = "auto", progress: bool = True,
           quiet: bool = False, **overrides) -> list[Record]:
     """The records of ``figure``, training the missing runs first where training is allowed

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__, experiments, paths, store
 from .claims import (CLAIMS, VERDICT_RULE, VERDICTS, Claim, Result, claim, measure_all, not_yet_run,
-                     profile_runs, reading, verdict, verdict_text)
+                     profile_runs, reading, seed_flips, stability_text, verdict, verdict_text)
 
 BADGES = {
     "reproduced": "{bdg-success}`reproduced`",
@@ -33,6 +33,19 @@ def badge(result: Result) -> str:
         n = len(result.seeds)
         return f"{{bdg-info}}`provisional ({n} seed{'s' if n != 1 else ''})` reads {reading(result)}"
     return BADGES[v]
+
+
+def stability_cell(result: Result) -> str:
+    """The table's few words on leaving one seed out: "stable without any one seed", "seed 2
+    changes it", "no leave-one-out check" (one seed), or "" (not applicable)."""
+    flips = seed_flips(result)
+    if flips is None:
+        return ""
+    if flips == "one":
+        return "no leave-one-out check"
+    if not flips:
+        return "stable without any one seed"
+    return f"seed{'s' if len(flips) > 1 else ''} {', '.join(map(str, flips))} change{'' if len(flips) > 1 else 's'} it"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,7 +81,7 @@ def _cell(text: str) -> str:
 
 def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | None = None,
                     scorecard_path: str | None = None) -> str:
-    results = measure_all(profile) if results is None else results
+    results = measure_all(profile, stability=True) if results is None else results
     toc = toc_files()
     verdicts = {k: verdict(r) for k, r in results.items()}
     counts = {v: sum(1 for x in verdicts.values() if x == v) for v in VERDICTS}
@@ -106,9 +119,10 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
     for i, (k, res) in enumerate(results.items(), 1):
         c = CLAIMS[k]
         seeds = ", ".join(map(str, res.seeds)) if res.seeds else "—"
+        stab = stability_cell(res)
         lines.append(
             f"| {i} | {_cell(c.title)} | {_cell(res.value)} | {_cell(res.null or '—')} | {_cell(seeds)} · "
-            f"{_cell(res.spread)} | {_cell(res.profile or '—')} | {badge(res)} | "
+            f"{_cell(res.spread)}{' · ' + _cell(stab) if stab else ''} | {_cell(res.profile or '—')} | {badge(res)} | "
             f"{', '.join(figure_link(f, toc) for f in c.figures)} |"
         )
     lines += ["", "## Each claim's check", ""]
@@ -118,6 +132,8 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
                   f"- **Verdict:** {badge(res)}"]
         if verdict(res) == "undecided":
             lines.append(f"- **Why undecided:** {verdict_text(res).split(': ', 1)[1]}")
+        if stability_text(res):
+            lines.append(f"- **Leave one seed out:** {stability_text(res)}")
         if res.checks:
             passed = sum(bool(ok) for _, ok in res.checks)
             failed = [d for d, ok in res.checks if not ok]
@@ -179,7 +195,7 @@ def scorecard(results: dict, path: Path) -> Path | None:
 
 def write(path: Path | None = None, profile: str = experiments.DEFAULT_PROFILE) -> Path:
     path = Path(path) if path else paths.BOOK / "report.md"
-    results = measure_all(profile)
+    results = measure_all(profile, stability=True)
     card = scorecard(results, path.parent / SCORECARD)
     text = render_markdown(profile, results, scorecard_path=SCORECARD if card else None)
     tmp = path.with_suffix(".md.tmp")
@@ -190,4 +206,4 @@ def write(path: Path | None = None, profile: str = experiments.DEFAULT_PROFILE) 
 
 __all__ = ["CLAIMS", "Claim", "Result", "VERDICTS", "VERDICT_RULE", "claim", "verdict", "verdict_text", "reading",
            "profile_runs", "render_markdown", "write", "measure_all", "figure_link", "not_yet_run", "badge",
-           "scorecard"]
+           "scorecard", "stability_cell", "stability_text"]
