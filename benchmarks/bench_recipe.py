@@ -71,8 +71,8 @@ def study_records() -> list[dict]:
         default = cfg is not None and cfg == experiments.basic_config("cpu", seed=r["seed"])
         ips = sum(x["images"] for x in h[-1:]) / max(h[-1]["train_seconds"], 1e-9)
         out.append(_record(
-            r["recipe"], default, r["seed"], [(x["images"], x["accuracy"]) for x in h],
-            [(x["train_seconds"], x["accuracy"]) for x in h], ips, r["cpu"],
+            r["recipe"], default, r["seed"], [(x["images"], x["accuracy"]) for x in h if x["accuracy"] is not None],
+            [(x["train_seconds"], x["accuracy"]) for x in h if x["accuracy"] is not None], ips, r["cpu"],
             f"benchmarks/recipe_runs/{path.name} (DDIM-25, {h[-1]['labels']} labels, every {r['every'] // 1000}k)",
             {"stopped": r["stopped"] if r.get("finished") else "unfinished", "images_trained": h[-1]["images"],
              "final_ddim25": h[-1]["accuracy"],

@@ -271,7 +271,7 @@ def test_a_stop_rule_run_trains_in_checked_segments_and_stops_at_the_bar(tmp_pat
         return experiments.replace(
             c, train=experiments.replace(c.train, images=1280, checkpoint_every_images=None, log_every_images=64),
             eval=experiments.replace(c.eval, ddpm_check_labels=0, curve_labels=16),
-            stop=experiments.StopRule(bar=0.9, every_images=320, patience=2, labels=8, steps=2))
+            stop=experiments.StopRule(bar=0.9, every_images=320, patience=2, labels=8, steps=2, label_use=None))
 
     monkeypatch.setitem(experiments.EXPERIMENTS, "basic", ruled_basic)
     _use_store(monkeypatch, tmp_path / "a")

@@ -56,7 +56,7 @@ def test_stop_rule_ends_a_pipeline_run_at_the_bar(tmp_store, tiny_cfg, monkeypat
 
     monkeypatch.setattr(monitor, "quick_accuracy", fake_quick)
     cfg = experiments.replace(tiny_cfg, stop=experiments.StopRule(bar=0.9, every_images=320, patience=2,
-                                                                   labels=8, steps=3))
+                                                                   labels=8, steps=3, label_use=None))
     run = runs.get_bump_run("basic", cfg, device="cpu", progress=False)
     m = run.json("metrics")
     assert m["stop"]["stopped"] == "bar" and m["stop"]["images"] == 640 and m["stop"]["cap"] == 960
@@ -73,3 +73,23 @@ def test_stop_rule_is_validated():
         experiments.StopRule(bar=0.0)
     with pytest.raises(ValueError, match="every_images"):
         experiments.StopRule(every_images=0)
+
+
+def test_a_check_samples_only_once_the_label_is_used(tmp_path, tiny_cfg, monkeypatch):
+    """Below the label-use gap the accuracy is recorded as not measured (the samples are not drawn);
+    such a check never counts towards the bar."""
+    from compdiff.train import RunSpec, train
+
+    calls = []
+    monkeypatch.setattr(monitor, "quick_accuracy", lambda *a, **k: calls.append(1) or {"accuracy": 1.0})
+    ck = monitor.Checker(tiny_cfg, tmp_path / "h.json", every=320, labels=8, steps=3, gap_images=8,
+                         label_use=0.5, bar=0.9, patience=1)
+    spec = RunSpec(unet=tiny_cfg.unet, diffusion=tiny_cfg.diffusion, train=tiny_cfg.train)
+    from compdiff import data
+    res = train(spec, data.to_model_range(ck.ds.images)[:, None], ck.ds.labels, tmp_path / "run",
+                device="cpu", progress=False, stop_after_images=320)
+    h = ck.check(res)
+    assert h["accuracy"] is None and "label-use gap" in h["not_sampled"] and calls == []
+    assert ck.stopped() is None and "n/a" in monitor.Checker.line(h)
+    ck.label_use = None
+    assert ck.check(res)["accuracy"] == 1.0 and calls == [1] and ck.stopped() == "bar"

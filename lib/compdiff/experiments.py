@@ -254,11 +254,12 @@ class StopRule(Config):
     (``eval.weights``) samples ``labels`` fixed training labels with a DDIM-``steps`` chain
     (``compdiff.monitor``); training stops once that accuracy has been ≥ ``bar`` at ``patience``
     consecutive checks, or at ``train.images`` (the cap; the run is then reported as stopped at
-    the cap). The label-use gap is logged at every check."""
+    the cap). The label-use gap is logged at every check; the samples are drawn only once it
+    reaches ``label_use`` (before, the accuracy is recorded as not measured)."""
 
     bar: float = field(default=0.95, metadata=spec(
         kind="real", lo=0, hi=1, lo_open=True, tag=INFERRED, topic="Training stops at convergence",
-        group=("every_images", "patience", "labels", "steps"), figures="every cpu-profile model",
+        group=("every_images", "patience", "labels", "steps", "label_use"), figures="every cpu-profile model",
         why="A run trains until its training-label accuracy (a short DDIM chain on a fixed subset of "
             "its training labels) has passed the bar at two consecutive checks, or to a recorded cap: "
             "dense and sparse training sets are both trained to convergence."))
@@ -271,6 +272,11 @@ class StopRule(Config):
     steps: int = field(default=25, metadata=spec(
         **_positive, tag=INFERRED, why="a short stochastic DDIM chain; its agreement with DDIM-50 is measured "
                                        "at every run's end (benchmarks/recipe.json)"))
+    label_use: Optional[float] = field(default=0.5, metadata=spec(
+        kind="real", lo=0, optional=True, tag=INFERRED,
+        why="the samples are drawn only once the label-use gap (ε-MSE with shuffled labels over true ones − 1, "
+            "logged at every check) is at least this at every checked noise level: a model that ignores its "
+            "label cannot be accurate, and the check then costs a tenth (None: always sample)"))
 
 
 @dataclass(frozen=True)

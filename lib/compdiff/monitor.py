@@ -113,8 +113,10 @@ class Checker:
     so training resumes anywhere, alone (:func:`train_until`) or K runs at a time (the GPU slot)."""
 
     def __init__(self, cfg, history_path=None, *, every: int, bar: float = 0.95, patience: int = 2,
-                 labels: int = 256, steps: int = 25, gap_images: int = 256, device="cpu"):
+                 labels: int = 256, steps: int = 25, gap_images: int = 256, device="cpu",
+                 label_use: float | None = None):
         self.cfg, self.bar, self.patience, self.steps, self.device = cfg, bar, patience, steps, device
+        self.label_use = label_use
         self.ds, eval_labels, self.score = run_data(cfg)
         self.labels = eval_labels[fixed_subset(len(eval_labels), labels)]
         self.gap_idx = fixed_subset(len(self.ds.images), gap_images, seed=1)
@@ -130,7 +132,7 @@ class Checker:
         """The checker of a run config's StopRule (``cfg.stop``), its history in ``scratch``."""
         r = cfg.stop
         return cls(cfg, Path(scratch) / HISTORY, every=r.every_images, bar=r.bar, patience=r.patience,
-                   labels=r.labels, steps=r.steps, device=device)
+                   labels=r.labels, steps=r.steps, device=device, label_use=r.label_use)
 
     @property
     def done(self) -> int:
@@ -140,7 +142,7 @@ class Checker:
         """"bar", "cap" or None (still training)."""
         streak = 0
         for h in reversed(self.history):
-            if h["accuracy"] < self.bar:
+            if h["accuracy"] is None or h["accuracy"] < self.bar:
                 break
             streak += 1
         if streak >= self.patience:
@@ -155,9 +157,13 @@ class Checker:
         """Score the TrainResult ``res`` (standing at a segment's end) and record it."""
         model = res.model(self.cfg.eval.weights)
         t1 = time.perf_counter()
-        acc = quick_accuracy(model, self.cfg, self.labels, self.score, steps=self.steps, device=self.device)
         gap = label_use_gap(model, self.schedule, self.ds.images[self.gap_idx], self.ds.labels[self.gap_idx],
                             device=self.device)
+        if self.label_use is not None and min(gap.values()) < self.label_use:
+            acc = {"accuracy": None, "labels": int(len(self.labels)), "steps": int(self.steps),
+                   "not_sampled": f"label-use gap below {self.label_use:g}"}
+        else:
+            acc = quick_accuracy(model, self.cfg, self.labels, self.score, steps=self.steps, device=self.device)
         h = {"images": int(res.images_seen), "train_seconds": float(res.train_seconds_total),
              "segment_seconds": segment_seconds, "eval_seconds": time.perf_counter() - t1,
              "images_per_s": float(res.images_per_second), **acc,
@@ -169,7 +175,8 @@ class Checker:
 
     @staticmethod
     def line(h: dict) -> str:
-        return (f"{h['images']:>8,d} images  acc {100 * h['accuracy']:5.1f}%  no bump {h.get('no_bump', 0):3d}  "
+        acc = "  n/a " if h["accuracy"] is None else f"{100 * h['accuracy']:5.1f}%"
+        return (f"{h['images']:>8,d} images  acc {acc}  no bump {h.get('no_bump', 0):3d}  "
                 f"several {h.get('several_bumps', 0):3d}  gap "
                 + " ".join(f"{k}:{100 * v:+.0f}%" for k, v in h["label_gap"].items())
                 + f"  ({h['images_per_s']:.0f} img/s)")
@@ -177,7 +184,7 @@ class Checker:
 
 def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 2, labels: int = 256,
                 steps: int = 25, gap_images: int = 256, device="cpu", log=print,
-                history_path=None) -> dict:
+                history_path=None, label_use: float | None = None) -> dict:
     """Train the run ``cfg`` (bump or composition) in segments of ``every`` images, with a
     :class:`Checker` check after each, until it stops (at the bar or the cap). Resumes from
     ``out_dir`` and ``history_path``.
@@ -188,7 +195,7 @@ def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 
 
     out_dir = Path(out_dir)
     ck = Checker(cfg, history_path, every=every, bar=bar, patience=patience, labels=labels, steps=steps,
-                 gap_images=gap_images, device=device)
+                 gap_images=gap_images, device=device, label_use=label_use)
     spec = RunSpec(unet=cfg.unet, diffusion=cfg.diffusion, train=cfg.train)
     x = data.to_model_range(ck.ds.images)[:, None]
     res = None

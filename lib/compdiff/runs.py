@@ -43,7 +43,7 @@ def _train_run(cfg, ds, scratch, dev, progress):
 
     r = cfg.stop
     out = monitor.train_until(cfg, scratch, every=r.every_images, bar=r.bar, patience=r.patience,
-                              labels=r.labels, steps=r.steps, device=dev,
+                              labels=r.labels, steps=r.steps, device=dev, label_use=r.label_use,
                               log=print if progress else None, history_path=Path(scratch) / monitor.HISTORY)
     snapshot_last(scratch)
     stop = {"stopped": out["stopped"], "images": out["images"], "bar": r.bar,
