@@ -52,8 +52,10 @@ def test_default_priority_list_reads_and_resolves_through_the_profiles():
     assert paper[0].config == experiments.experiment_config("periodic", "paper", seed=0)
     fig06 = {p.name: p.config for p in experiments.efficiency_points("paper", seed=0) if "fig06" in p.figures}
     assert {j.name: j.config for j in paper[1:]} == fig06
-    # the decisive cpu runs come first, seeds 1 and 2 of the periodic run at the top
-    assert [(j.name, j.config.train.seed) for j in jobs[:2]] == [("periodic", 1), ("periodic", 2)]
+    # the decisive cpu runs come first, under the recipe the list names: the basic run's three seeds
+    assert [(j.name, j.config.train.seed) for j in jobs[:3]] == [("basic", 0), ("basic", 1), ("basic", 2)]
+    assert all(j.config == experiments.experiment_config(j.name, "cpu", seed=j.config.train.seed, recipe="v-stop")
+               for j in jobs[:6])
 
 
 def test_priority_list_filters_seeds_and_profile_override(tmp_path):
