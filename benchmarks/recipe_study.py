@@ -2,6 +2,7 @@
 
     PYTHONPATH=lib python benchmarks/recipe_study.py train RECIPE --seed S   # one run (resumes)
     PYTHONPATH=lib python benchmarks/recipe_study.py queue RECIPE:S …        # several, in order
+    PYTHONPATH=lib python benchmarks/recipe_study.py queue --until 64000 RECIPE:S …  # a screen
     PYTHONPATH=lib python benchmarks/recipe_study.py list                    # recipes and state
 
 A run trains in segments of ``EVERY`` images (exact resume between them) and, after each, scores
@@ -37,6 +38,9 @@ SCRATCH = ROOT / "weights" / "recipe_study"
 EVERY = 16_000
 BAR = 0.95
 CAP = 256_000
+# a check samples only once the label-use gap is ≥ this at every noise level (experiments.StopRule's
+# label_use): before that the accuracy is 0 in every run measured, and the sampling cost ~30%
+LABEL_USE = 0.5
 
 
 def _today(seed):
@@ -64,6 +68,18 @@ def _diff(cfg, **kw):
     return replace(cfg, diffusion=replace(cfg.diffusion, **kw))
 
 
+def _v(seed):
+    return _constant(_diff(_today(seed), prediction="v", loss_weighting="none"))
+
+
+def _cond_lr(cfg, mult):
+    return replace(cfg, train=replace(cfg.train, cond_lr_mult=mult))
+
+
+def _lr(cfg, lr):
+    return replace(cfg, train=replace(cfg.train, lr=lr))
+
+
 # name → (description, seed → BumpRunConfig)
 RECIPES = {
     "today": ("the cpu profile's recipe: ε-prediction, min-SNR-5, wsd lr (2e-3), 512k images", _today),
@@ -85,6 +101,13 @@ RECIPES = {
                 lambda s: _batch(_constant(_today(s)), 16, 1e-3)),
     "v-b16": ("v-prediction, plain v-MSE, batch 16, constant lr 1e-3, EMA half-life kept in images",
               lambda s: _batch(_constant(_diff(_today(s), prediction="v", loss_weighting="none")), 16, 1e-3)),
+    "v-condlr10": ("v-prediction, plain v-MSE, constant lr 2e-3, the conditioning path (embedding MLP and "
+                   "injection Linears) at 10× lr", lambda s: _cond_lr(_v(s), 10.0)),
+    "v-condlr30": ("v-prediction, plain v-MSE, constant lr 2e-3, the conditioning path at 30× lr",
+                   lambda s: _cond_lr(_v(s), 30.0)),
+    "v-lr4e-3": ("v-prediction, plain v-MSE, constant lr 4e-3", lambda s: _lr(_v(s), 4e-3)),
+    "v-film-condlr10": ("v-prediction, plain v-MSE, FiLM conditioning, the conditioning path at 10× lr",
+                        lambda s: _cond_lr(_film(_v(s)), 10.0)),
     "eps-film": ("ε-prediction, min-SNR-5, FiLM conditioning (scale and shift), constant lr 2e-3",
                  lambda s: _film(_constant(_today(s)))),
 }
@@ -130,7 +153,9 @@ def snapshot() -> list[Path]:
     return written
 
 
-def train_one(name: str, seed: int) -> dict:
+def train_one(name: str, seed: int, until: int | None = None) -> dict | None:
+    """Train one recipe and seed to its stop (or, with ``until``, pause it after the check at that
+    many images: a screen; the record is then written by :func:`snapshot`)."""
     import torch
 
     from compdiff.diffusion import make_schedule  # noqa: F401  (torch only past this point)
@@ -150,7 +175,12 @@ def train_one(name: str, seed: int) -> dict:
     print(f"== {name} seed {seed}: {desc} (torch threads {torch.get_num_threads()})", flush=True)
     log = lambda s: print(f"[{name} s{seed} {time.strftime('%H:%M:%S')}] {s}", flush=True)
     res = monitor.train_until(cfg, scratch, every=EVERY, bar=BAR, patience=2, device="cpu", log=log,
-                              history_path=scratch / "history.json")
+                              history_path=scratch / "history.json", until=until,
+                              label_use=LABEL_USE)
+    if res["stopped"] is None:
+        snapshot()
+        log(f"paused at {res['images']:,d} images (screen to {until:,d}) → {record_path(name, seed)}")
+        return None
     model = load_model(scratch / "last.pt", which=cfg.eval.weights)
     ds, eval_labels, score = monitor.run_data(cfg)
     idx = monitor.fixed_subset(len(eval_labels), 256)
@@ -180,6 +210,8 @@ def main(argv=None) -> int:
     t.add_argument("--seed", type=int, default=0)
     q = sub.add_parser("queue")
     q.add_argument("jobs", nargs="+", help="RECIPE:SEED …, trained one after another")
+    q.add_argument("--until", type=int, default=None,
+                   help="a screen: pause each run after its check at this many images (resumable)")
     sub.add_parser("list")
     sub.add_parser("snapshot", help="write the records of the runs still training (finished: false)")
     a = ap.parse_args(argv)
@@ -188,7 +220,7 @@ def main(argv=None) -> int:
     elif a.cmd == "queue":
         for job in a.jobs:
             name, _, seed = job.partition(":")
-            train_one(name, int(seed or 0))
+            train_one(name, int(seed or 0), until=a.until)
     elif a.cmd == "snapshot":
         for p in snapshot():
             print(f"wrote {p}")

@@ -104,3 +104,21 @@ def test_bad_jobs(tmp_path):
         train_batched([(s, x, y, tmp_path / "a")], device="cpu", max_models=0)
     with pytest.raises(ValueError, match=r"jobs\[0\]"):
         train_batched([(s, x, y)], device="cpu")
+
+
+def test_batched_cond_lr_mult_matches_alone(tmp_path):
+    """The second AdamW group (cond_lr_mult) is each model's own in a group, and a checkpoint
+    written in a group resumes alone."""
+    jobs = _jobs(tmp_path, seeds=(0, 1), cond_lr_mult=4.0)
+    for s, x, y, out in jobs:
+        train(s, x, y, out, device="cpu", progress=False, stop_after_images=48)
+    from compdiff.train import train_many
+
+    together = train_many(jobs, device="cpu", progress=False, max_models=2, stop_after_images=96)
+    for k, (s, x, y, out) in enumerate(jobs):
+        done = train(s, x, y, out, device="cpu", progress=False)  # the rest alone
+        alone = train(s, x, y, tmp_path / f"alone{k}", device="cpu", progress=False)
+        np.testing.assert_allclose(_curve(done), _curve(alone), atol=LOSS_ATOL, rtol=0)
+        for p, q in zip(alone.raw_model.parameters(), done.raw_model.parameters()):
+            assert torch.allclose(p, q, atol=WEIGHT_ATOL)
+    assert together[0].images_seen == 96

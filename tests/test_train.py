@@ -256,3 +256,35 @@ def test_a_field_at_its_default_leaves_run_ids_alone():
     assert "decay_images" not in store.canonical_json(TrainConfig())
     wsd = TrainConfig(images=1000, batch_size=10, lr_schedule="wsd", decay_images=100)
     assert '"decay_images":100' in store.canonical_json(wsd)
+
+
+def test_cond_lr_mult_groups_and_resume(tmp_path):
+    """cond_lr_mult puts the conditioning path (embedding MLP, injection Linears) in a second AdamW
+    group at mult × lr; it changes training, resumes exactly, and at 1 leaves run ids alone."""
+    from compdiff import store
+    from compdiff.train import _param_groups, is_conditioning_param
+
+    model = ConditionalUNet(MICRO16)
+    names = [n for n, _ in model.named_parameters()]
+    cond = [n for n in names if is_conditioning_param(n)]
+    assert cond and any(n.startswith("cond_mlp.") for n in cond)
+    assert all(n.startswith("cond_mlp.") or ".cond.linear." in n for n in cond)
+    assert not any(is_conditioning_param(n) for n in names if "conv" in n or "attn" in n)
+    groups = _param_groups(names, list(model.parameters()), 5.0)
+    assert [g["lr_mult"] for g in groups] == [1.0, 5.0] and len(groups[1]["params"]) == len(cond)
+    assert len(_param_groups(names, list(model.parameters()), 1.0)) == 1
+    assert "cond_lr_mult" not in TrainConfig().to_dict()
+    assert '"cond_lr_mult":5' in store.canonical_json(TrainConfig(cond_lr_mult=5.0))
+    with pytest.raises(ValueError, match="cond_lr_mult"):
+        TrainConfig(cond_lr_mult=0.0)
+
+    x, y = bumps()
+    s = spec(cond_lr_mult=5.0)
+    full = train(s, x, y, tmp_path / "full", device="cpu", progress=False)
+    train(s, x, y, tmp_path / "split", device="cpu", progress=False, stop_after_images=48)
+    rest = train(s, x, y, tmp_path / "split", device="cpu", progress=False)
+    _same_state(full.raw_model, rest.raw_model)
+    assert rest.loss_curve == full.loss_curve
+    plain = train(spec(), x, y, tmp_path / "plain", device="cpu", progress=False)
+    sd_f, sd_p = full.raw_model.state_dict(), plain.raw_model.state_dict()
+    assert not torch.equal(sd_f["cond_mlp.0.weight"], sd_p["cond_mlp.0.weight"])

@@ -522,6 +522,8 @@ class TrainConfig(Config):
       (multiples of batch_size, ≤ images). The end of the budget is always snapshotted.
     resume_every_images: period of the last.pt refresh (crash safety), or None.
     log_every_images: loss-curve resolution: mean loss over each such interval.
+    cond_lr_mult: the conditioning path's learning rate (the label and timestep MLP and each
+      block's injection Linear) as a multiple of lr; 1 = one lr for all (the default).
     """
 
     lr: float = field(default=3e-4, metadata=spec(
@@ -548,6 +550,7 @@ class TrainConfig(Config):
         either=(spec(**_pos_int), spec(item=spec(**_pos_int), min_len=0)), optional=True))
     resume_every_images: Optional[int] = field(default=51_200, metadata=spec(**_pos_int, optional=True))
     log_every_images: int = field(default=6_400, metadata=spec(**_pos_int))
+    cond_lr_mult: float = field(default=1.0, metadata=spec(kind="real", lo=0, lo_open=True, omit_default=True))
 
     def check_relations(self) -> None:
         images, warm, decay, b = self.images, self.warmup_images, self.decay_images, self.batch_size

@@ -184,10 +184,11 @@ class Checker:
 
 def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 2, labels: int = 256,
                 steps: int = 25, gap_images: int = 256, device="cpu", log=print,
-                history_path=None, label_use: float | None = None) -> dict:
+                history_path=None, label_use: float | None = None, until: int | None = None) -> dict:
     """Train the run ``cfg`` (bump or composition) in segments of ``every`` images, with a
     :class:`Checker` check after each, until it stops (at the bar or the cap). Resumes from
-    ``out_dir`` and ``history_path``.
+    ``out_dir`` and ``history_path``. ``until`` pauses it after the check at that many images
+    (``"stopped"`` is then None: the run resumes later from where it stands).
 
     Returns ``{"history": [...], "stopped": "bar" | "cap", "images": ..., "train_seconds": ...,
     "result": the last TrainResult}``."""
@@ -199,7 +200,7 @@ def train_until(cfg, out_dir, *, every: int, bar: float = 0.95, patience: int = 
     spec = RunSpec(unet=cfg.unet, diffusion=cfg.diffusion, train=cfg.train)
     x = data.to_model_range(ck.ds.images)[:, None]
     res = None
-    while ck.stopped() is None:
+    while ck.stopped() is None and (until is None or ck.done < until):
         t0 = time.perf_counter()
         res = train(spec, x, ck.ds.labels, out_dir, device=device, progress=False,
                     stop_after_images=ck.next_target())

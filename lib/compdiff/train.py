@@ -392,6 +392,25 @@ def _clip_grad_norm_stacked(params: list[torch.Tensor], max_norm: float) -> None
 # the training loop
 # --------------------------------------------------------------------------------------------
 
+def is_conditioning_param(name: str) -> bool:
+    """Whether a UNet parameter belongs to the conditioning path: the embedding MLP
+    (``cond_mlp.*``) or a block's injection Linear (``….cond.linear.*``)."""
+    return name.startswith("cond_mlp.") or ".cond." in f".{name}"
+
+
+def _param_groups(names: list[str], params: list, cond_lr_mult: float) -> list[dict]:
+    """AdamW parameter groups: one group (``lr_mult`` 1) unless ``cond_lr_mult`` ≠ 1, then the
+    conditioning path's parameters form a second group whose lr is ``cond_lr_mult`` × lr. The
+    order of the parameters within the optimizer state is kept (the first group, then the second)."""
+    if cond_lr_mult == 1:
+        return [{"params": list(params), "lr_mult": 1.0}]
+    cond = [p for n, p in zip(names, params) if is_conditioning_param(n)]
+    rest = [p for n, p in zip(names, params) if not is_conditioning_param(n)]
+    if not cond:
+        raise ValueError("TrainConfig.cond_lr_mult ≠ 1 but the model has no conditioning parameters")
+    return [{"params": rest, "lr_mult": 1.0}, {"params": cond, "lr_mult": float(cond_lr_mult)}]
+
+
 def _train_group(runs: list[_Run], device: torch.device, progress: bool,
                  stop_after_images: Optional[int] = None, stop_when: Optional[Callable[[], bool]] = None,
                  write_files: bool = True) -> list[TrainResult]:
@@ -437,8 +456,10 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
         for mod in base.modules():  # vmap has no batching rule for the fused attention kernel
             if isinstance(mod, SelfAttention):
                 mod.fused = False
-    opt = torch.optim.AdamW(params, lr=tcfg.lr, betas=tuple(tcfg.betas), eps=tcfg.adam_eps,
-                            weight_decay=tcfg.weight_decay)
+    opt = torch.optim.AdamW(_param_groups(param_names, params, tcfg.cond_lr_mult), lr=tcfg.lr,
+                            betas=tuple(tcfg.betas), eps=tcfg.adam_eps, weight_decay=tcfg.weight_decay)
+    # the optimizer's own order of the parameters (group by group): its state dict's indices
+    ordered = [p for g in opt.param_groups for p in g["params"]]
 
     if K == 1 and runs[0].resume is not None:
         with runs[0].checking(runs[0].out / LAST):
@@ -459,7 +480,7 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
             for i, e in enumerate(ema_params or []):
                 e.copy_(torch.stack([em[i] for em in emas]))
         if all(s is not None and len(s) == len(params) for s in states):
-            for i, p in enumerate(params):
+            for i, p in enumerate(ordered):
                 opt.state[p] = {
                     "step": states[0][i]["step"].clone(),
                     "exp_avg": torch.stack([s[i]["exp_avg"] for s in states]).to(device),
@@ -503,14 +524,18 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
         if K == 1:
             return opt.state_dict()
         st = {}
-        for i, p in enumerate(params):
+        for i, p in enumerate(ordered):
             s = opt.state.get(p)
             if s:
                 st[i] = {"step": s["step"].detach().cpu().clone(),
                          "exp_avg": s["exp_avg"][k].detach().cpu().clone(),
                          "exp_avg_sq": s["exp_avg_sq"][k].detach().cpu().clone()}
-        groups = [{**{kk: vv for kk, vv in g.items() if kk != "params"},
-                   "params": list(range(len(params)))} for g in opt.param_groups]
+        groups, start = [], 0
+        for g in opt.param_groups:
+            n = len(g["params"])
+            groups.append({**{kk: vv for kk, vv in g.items() if kk != "params"},
+                           "params": list(range(start, start + n))})
+            start += n
         return {"state": st, "param_groups": groups}
 
     images_seen = runs[0].images_seen
@@ -572,7 +597,7 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
                 noises.append(noise.to(device))
             lr = lr_at(tcfg, images_seen)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_mult", 1.0)  # (a checkpoint from before cond_lr_mult has none: 1)
             with autocast(device, use_bf16):
                 if K == 1:
                     loss = loss_of(model, x0s[0], labs[0], ts[0], noises[0])
