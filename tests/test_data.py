@@ -204,3 +204,11 @@ def test_model_range_round_trip():
 def test_bad_arguments_name_themselves(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_same_renderings_finds_one_pixel_widths():
+    """σ = 0.1 and 0.25 draw the same one-pixel bumps on integer centres; wider σ differ."""
+    assert data.same_renderings((0.1, 0.25, 0.5, 0.75, 1.0)) == [(0.1, 0.25)]
+    assert data.same_renderings((0.25, 0.5)) == []
+    with pytest.raises(ValueError, match="sigma"):
+        data.same_renderings((0.0, 1.0))

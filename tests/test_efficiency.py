@@ -243,3 +243,14 @@ def test_knn_components_count_the_pieces_of_a_cloud():
     assert sizes.tolist() == [200, 50] and efficiency.knn_components(two) == 2
     with pytest.raises(ValueError, match="M > k"):
         efficiency.knn_components(ring[:3])
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_every_fig06_sigma_renders_its_own_images(profile):
+    """No two σ of a profile's Fig 6e grid are the same data set under two names, and a grid that
+    has such a pair is refused with the field named."""
+    from compdiff import data
+
+    assert data.same_renderings(experiments.efficiency_grid(profile).sigmas) == []
+    with pytest.raises(ValueError, match="EfficiencyGrid.sigmas"):
+        experiments.efficiency_grid(profile, sigmas=(0.1, 0.25, 1.0))

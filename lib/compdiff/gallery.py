@@ -41,7 +41,7 @@ class Gallery:
 GALLERIES = {
     "fig02": Gallery(None, held_out=0, train=9, memoriser=False),  # every label is a training label
     "fig04": Gallery(("fig04_sos_cross", "fig04_stripes", "fig04_sos_stripes")),
-    "fig06": Gallery(("fig06_s0.1_l1", "fig06_s0.1_l0.7")),
+    "fig06": Gallery(("fig06_s0.25_l1", "fig06_s0.25_l0.7")),
     "fig10": Gallery(("fig04_stripes", "fig10_stripes_norim")),
     "fig11": Gallery(("fig11_lesion1", "fig11_lesion3.5", "fig11_lesion8")),
     "fig12": Gallery(("fig12_bump_interior12", "fig12_bump_exterior12", "fig12_sos_interior12", "fig12_sos_exterior12")),
