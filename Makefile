@@ -1,6 +1,8 @@
 # The verbs a user types. Everything runs inside .venv, made from requirements.txt on first use.
 #   make book      build the HTML book from the committed, executed notebooks (the report, the runs
-#                  page and the assumptions page are regenerated; git status stays clean)
+#                  page, the assumptions page and README's training-cost table are regenerated; git
+#                  status stays clean)
+#   make readme-costs   README's training-cost table, from the stored runs' metrics
 #   make figures   execute every figure notebook again (papermill, PROFILE): rewrites notebooks/
 #   make test      unit tests + notebook tests (nbval) + book checks, replaying committed results
 #                  (make test-lib / test-notebooks run one half)
@@ -28,7 +30,7 @@ SLOT_OUT ?= slot
 # the GPU slot runs where nothing can be installed: the venv's python if there is one, else python3
 SLOT_PY  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
-.PHONY: venv book figures figure html assumptions report runs-page test test-lib test-notebooks bench gpu-slot workers clean
+.PHONY: venv book figures figure html assumptions report runs-page readme-costs test test-lib test-notebooks bench gpu-slot workers clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +57,11 @@ report: venv
 runs-page: venv
 	$(BIN)/python -m compdiff runs-page
 
-html: venv assumptions report runs-page
+# README's table of each figure's measured training cost is generated from results/ (never typed)
+readme-costs: venv
+	$(BIN)/python -m compdiff readme-costs --write
+
+html: venv assumptions report runs-page readme-costs
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet
 	@echo "book: $(CURDIR)/_build/html/index.html"
 

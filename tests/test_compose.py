@@ -34,6 +34,9 @@ def test_sweep_names_and_grids():
     ("keep_fraction", 1.5, "ComposeRunConfig.keep_fraction"),
     ("rim", "yes", "ComposeRunConfig.rim"),
     ("train_label_eval", -1, "ComposeRunConfig.train_label_eval"),
+    ("rim_keep_fraction", 0.0, r"ComposeRunConfig.rim_keep_fraction = 0.0 must be a finite number in \(0, 1\]"),
+    ("rim_keep_fraction", 1.5, "ComposeRunConfig.rim_keep_fraction"),
+    ("rim_keep_fraction", 0.5, "rim_keep_fraction = 0.5 is the share of the rim labels kept: it needs dataset"),
 ])
 def test_bad_fields_are_named(field, value, match):
     with pytest.raises(ConfigError, match=match):

@@ -149,6 +149,35 @@ def test_stripe_masks_and_dataset_sizes():
     assert union.masks["pure_1d"].sum() == 384
 
 
+def test_rim_share_keeps_a_seeded_share_of_each_rim_orientation():
+    """Fig 10's rim sweep: p keeps round(p·192) labels of each rim orientation, never drops a 1D label,
+    is the same for the same seed, and a smaller share keeps a subset of a larger one's."""
+    full = data.stripe_dataset(1.0, rim=True)
+    key = lambda ds: {tuple(v) for v in ds.labels.tolist()}
+    kept = {}
+    for p, k in ((0.5, 96), (0.2, 38), (0.05, 10), (0.01, 2)):
+        ds = data.stripe_dataset(1.0, rim=True, rim_keep_fraction=p, rim_seed=0)
+        assert ds.masks["vertical_rim"].sum() == ds.masks["horizontal_rim"].sum() == k
+        assert ds.masks["pure_1d"].sum() == 384 and len(ds.labels) == 384 + 2 * k
+        assert key(ds) <= key(full)
+        again = data.stripe_dataset(1.0, rim=True, rim_keep_fraction=p, rim_seed=0)
+        np.testing.assert_array_equal(ds.labels, again.labels)
+        kept[p] = key(ds)
+    assert kept[0.01] < kept[0.05] < kept[0.2] < kept[0.5]
+    other = data.stripe_dataset(1.0, rim=True, rim_keep_fraction=0.2, rim_seed=1)
+    assert key(other) != kept[0.2] and len(other.labels) == len(data.stripe_dataset(1.0, rim_keep_fraction=0.2).labels)
+    # p = 1 is the whole rim, unchanged (and no draw)
+    whole = data.stripe_dataset(1.0, rim=True, rim_keep_fraction=1.0, rim_seed=5)
+    np.testing.assert_array_equal(whole.labels, full.labels)
+    with pytest.raises(ValueError, match="rim_keep_fraction = 0.5 needs rim=True"):
+        data.stripe_dataset(1.0, rim=False, rim_keep_fraction=0.5)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="keep_fraction"):
+            data.stripe_dataset(1.0, rim=True, rim_keep_fraction=bad)
+    with pytest.raises(ValueError, match="seed"):
+        data.stripe_dataset(1.0, rim=True, rim_keep_fraction=0.5, rim_seed=-1)
+
+
 def test_builders():
     per = data.periodic_bump_dataset(1.0)
     assert per.labels.shape == (1024, 2) and per.labels.dtype == np.float32

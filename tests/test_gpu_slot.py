@@ -314,3 +314,25 @@ def test_priority_lines_pick_a_cpu_recipe(tmp_path):
         gpu_slot.read_priority(_prio(tmp_path, "basic cpu 0 recipe=fast\n", "bad.txt"))
     with pytest.raises(ConfigError, match="line 1.*cpu profile only"):
         gpu_slot.read_priority(_prio(tmp_path, "basic paper 0 recipe=v-stop\n", "bad2.txt"))
+
+
+def test_priority_lines_pick_a_label_encoding(tmp_path):
+    """``label_encoding=NAME`` (periodic only): the Figs 2, 3, 8 ablation, at any profile."""
+    (e,) = gpu_slot.read_priority(_prio(tmp_path, "periodic cpu 0-1 label_encoding=periodic recipe=v-stop\n"))
+    assert e.label_encoding == "periodic" and e.filters == () and e.recipe == "v-stop"
+    assert str(e) == "periodic cpu 0,1 recipe=v-stop label_encoding=periodic"
+    jobs = gpu_slot.resolve([e])
+    assert [j.config for j in jobs] == [experiments.periodic_config("cpu", seed=s, recipe="v-stop",
+                                                                    label_encoding="periodic") for s in (0, 1)]
+    assert jobs[0].name == "periodic (label_encoding=periodic)" and jobs[0].experiment == "periodic"
+    # an architecture choice, kept at another profile (where the recipe is that profile's own)
+    assert gpu_slot.resolve([e], "smoke")[0].config == experiments.periodic_config("smoke", label_encoding="periodic")
+    # the default line is another run
+    (d,) = gpu_slot.read_priority(_prio(tmp_path, "periodic cpu 0 recipe=v-stop\n", "d.txt"))
+    assert d.label_encoding is None and gpu_slot.resolve([d])[0].run_id != jobs[0].run_id
+    for text, match in (("periodic cpu 0 label_encoding=cos\n", "line 1: label_encoding = 'cos' is not allowed; "
+                                                                 "allowed: sinusoidal, periodic"),
+                        ("basic cpu 0 label_encoding=periodic\n", "line 1: label_encoding= applies to periodic only"),
+                        ("compose cpu 0 fig10 label_encoding=periodic\n", "applies to periodic only")):
+        with pytest.raises(ConfigError, match=match):
+            gpu_slot.read_priority(_prio(tmp_path, text, "bad.txt"))

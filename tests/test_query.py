@@ -25,9 +25,9 @@ def test_records_carry_the_config_and_its_swept_values():
     for r in recs:  # the values come from the config, whatever the record is called
         assert (r.config.sigma, r.config.keep_fraction) == (r.params["sigma"], r.params["keep_fraction"])
         assert r.run is None or r.run.run_id == store.run_id(r.config) == r.run_id
-    # the committed store holds the cpu runs of Figs 2-4, 7, 8, 10-12
+    # the committed store holds the cpu runs of Figs 2-4, 7, 8, 10-12 (but Fig 10's rim sweep, issue 20)
     for fig in ("fig02", "fig04", "fig07", "fig10", "fig11", "fig12"):
-        assert all(r.stored for r in query.records(fig, "cpu")), fig
+        assert all(r.stored for r in query.records(fig, "cpu") if not r.name.startswith("fig10_rim_p")), fig
     assert query.records("fig13", "cpu") == []
 
 

@@ -207,3 +207,80 @@ def test_forward_checks_shapes():
 def test_config_roundtrip():
     cfg = PRESETS["small"]
     assert UNetConfig.from_dict(cfg.to_dict()) == cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# the periodic label encoding (spec §1.1 "Conditioning input [UNKNOWN]"; the Figs 2, 3, 8 ablation)
+
+PERIODIC16 = replace(MICRO16, label_encoding="periodic")
+
+
+def test_periodic_encoding_is_periodic_in_mu_and_the_sinusoidal_is_not():
+    """μ and μ + N (N = image_size, the torus period) are one input with "periodic", two with the
+    default; the embedding keeps its width, so nothing else in the network changes."""
+    from compdiff.unet import periodic_encoding
+
+    labels = torch.tensor([[0.0, 5.0], [3.0, 31.0], [17.0, 12.5]])
+    shifts = (torch.tensor([16.0, 0.0]), torch.tensor([0.0, 16.0]), torch.tensor([-16.0, 32.0]))
+    t = torch.tensor([0, 500, 999])
+    per, sin = ConditionalUNet(PERIODIC16).eval(), ConditionalUNet(MICRO16).eval()
+    with torch.no_grad():
+        e = per.embed(t, labels)
+        assert e.shape == sin.embed(t, labels).shape
+        for s in shifts:
+            assert torch.equal(per.embed(t, labels + s), e)
+            assert not torch.allclose(sin.embed(t, labels + s), sin.embed(t, labels))
+        x = _inputs(PERIODIC16)[0]
+        assert torch.equal(per(x, t, labels + shifts[2]), per(x, t, labels))
+    # the same parameters, so a state dict moves between the two
+    assert {k: v.shape for k, v in per.state_dict().items()} == {k: v.shape for k, v in sin.state_dict().items()}
+    # the formula: sin and cos of k·2πμ/N, k = 1..d/2 (the spec's (cos, sin) of 2πμ/32 is k = 1)
+    pe = periodic_encoding(torch.tensor([8.0]), 6, 32.0)
+    theta = 2 * torch.pi * 8 / 32
+    want = torch.tensor([[torch.sin(torch.tensor(k * theta)) for k in (1, 2, 3)]
+                         + [torch.cos(torch.tensor(k * theta)) for k in (1, 2, 3)]])
+    torch.testing.assert_close(pe, want, atol=1e-6, rtol=0)
+    # and the label still matters within a period
+    with torch.no_grad():
+        assert (per(x, t, labels + torch.tensor([3.0, 0.0])) - per(x, t, labels)).abs().max() > 1e-4
+
+
+def test_label_encoding_choice_is_checked_and_left_out_of_run_ids():
+    from compdiff import store
+
+    with pytest.raises(ValueError, match=r"UNetConfig.label_encoding = 'fourier' is not allowed; "
+                                         r"allowed: 'sinusoidal', 'periodic'"):
+        replace(PRESETS["micro"], label_encoding="fourier")
+    with pytest.raises(ValueError, match="label_scale .* must be 1.0 with label_encoding = 'periodic'"):
+        replace(PERIODIC16, label_scale=2.0)
+    # the default is left out of the config (and so of every run id stored before the field)
+    assert "label_encoding" not in store.canonical_json(PRESETS["tiny"])
+    assert "label_encoding" not in PRESETS["tiny"].to_dict()
+    assert store.run_id(replace(PRESETS["tiny"], label_encoding="sinusoidal")) == store.run_id(PRESETS["tiny"])
+    assert store.run_id(replace(PRESETS["tiny"], label_encoding="periodic")) != store.run_id(PRESETS["tiny"])
+    assert UNetConfig.from_dict(PERIODIC16.to_dict()) == PERIODIC16
+
+
+def test_periodic_encoding_batches_under_vmap():
+    """The K > 1 trainer vmaps the model: the periodic encoding has a batching rule (no fallback)."""
+    import copy
+    import warnings
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from compdiff.unet import SelfAttention
+
+    models = [ConditionalUNet(PERIODIC16) for _ in range(2)]
+    base = copy.deepcopy(models[0]).to("meta")
+    for m in base.modules():
+        if isinstance(m, SelfAttention):
+            m.fused = False
+    params, buffers = stack_module_state(models)
+    x, t, labels = _inputs(PERIODIC16)
+    xs, ts, ls = (torch.stack([a] * 2) for a in (x, t, labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = vmap(lambda p, b, *a: functional_call(base, (p, b), a))(params, buffers, xs, ts, ls)
+    with torch.no_grad():
+        for k, m in enumerate(models):
+            assert torch.allclose(out[k], m(x, t, labels), atol=1e-5, rtol=0)

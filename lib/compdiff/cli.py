@@ -4,6 +4,10 @@
     python -m compdiff figure fig13 --profile smoke --device cpu [-p name=value ...]
     python -m compdiff figure fig06 --dry-run -p sigmas='[0.5, 1]'   # its runs, stored or not, and cost
     python -m compdiff status [fig05 ...] [--profile cpu] # per figure: stored, missing, unconverged runs
+    python -m compdiff status fig06 --seeds 0-2 --recipe v-stop   # several seeds, a cpu recipe
+    python -m compdiff status --priority                  # the decisive runs (gpu_priority.txt): progress
+                                                          # and the core-hours left, from measurements
+    python -m compdiff readme-costs [--write]             # README's training-cost table, from results/
     python -m compdiff figures --profile cpu              # every figure notebook
     python -m compdiff train basic --profile cpu          # fill the store for one experiment
     python -m compdiff assumptions                        # regenerate book/assumptions.md
@@ -211,12 +215,44 @@ def _cmd_train(args) -> int:
 def _cmd_status(args) -> int:
     from . import query
 
+    if args.priority is not None:
+        given = [name for name, v in (("figure keys", args.figures), ("--seed", args.seed is not None),
+                                      ("--seeds", args.seeds), ("--recipe", args.recipe)) if v]
+        if given:
+            raise ConfigError(f"status --priority counts the priority list's own lines (their seeds, filters and "
+                              f"recipes); it takes no {', '.join(given)} (only --profile, -v)")
+        for line in query.priority_lines(args.priority or None, profile=args.profile, verbose=args.verbose):
+            print(line)
+        return 0
     keys = args.figures or sorted(experiments.FIGURES)
     for key in keys:
         experiments.figure(key)
-    experiments.check_profile(args.profile)
-    for line in query.status_lines(keys, args.profile, seed=args.seed, verbose=args.verbose):
+    profile = args.profile or experiments.DEFAULT_PROFILE
+    experiments.check_profile(profile)
+    if args.seeds is not None and args.seed is not None:
+        raise ConfigError("give --seed or --seeds, not both")
+    seeds = None if args.seeds is None else query.parse_seeds(args.seeds)
+    if args.recipe is not None:
+        experiments.resolve_recipe(profile, args.recipe)
+    for line in query.status_lines(keys, profile, seed=args.seed or 0, verbose=args.verbose, seeds=seeds,
+                                   recipe=args.recipe):
         print(line)
+    return 0
+
+
+def _cmd_readme_costs(args) -> int:
+    from . import readme_costs
+
+    block = readme_costs.block()
+    if args.write:
+        changed = readme_costs.write(block)
+        print(f"{readme_costs.README.name}: training-cost table {'rewritten' if changed else 'already current'}")
+        return 0
+    print(block)
+    if readme_costs.current() != block:
+        print(f"{readme_costs.README.name}: its training-cost table is stale; rewrite it with "
+              "`python -m compdiff readme-costs --write`", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -311,12 +347,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list the figure's runs (config, run id, stored or missing, estimated cost); run nothing")
     f.set_defaults(func=_cmd_figure)
 
-    st = sub.add_parser("status", help="per figure: runs stored, missing, unconverged, and the cost of the missing")
+    st = sub.add_parser("status", help="per figure (or per priority line): runs stored, missing, unconverged, "
+                                       "and the cost of the missing")
     st.add_argument("figures", nargs="*", help="figure keys (default: all)")
-    st.add_argument("--profile", default=experiments.DEFAULT_PROFILE, help=f"one of {', '.join(experiments.PROFILES)}")
-    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--profile", default=None,
+                    help=f"one of {', '.join(experiments.PROFILES)} (default {experiments.DEFAULT_PROFILE}; with "
+                         "--priority: each line's own)")
+    st.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    st.add_argument("--seeds", default=None, metavar="SEEDS", help="several seeds, counted together: 0-2 or 0,1,2")
+    st.add_argument("--recipe", default=None,
+                    help=f"a cpu recipe: one of {', '.join(experiments.CPU_RECIPES)} (default {experiments.CPU_RECIPE})")
+    st.add_argument("--priority", nargs="?", const="", default=None, metavar="FILE",
+                    help="instead of figures, the lines of the priority list (default gpu_priority.txt): runs "
+                         "stored, converged, unconverged, missing, and the core-hours left here")
     st.add_argument("-v", "--verbose", action="store_true", help="name the missing and unconverged runs")
     st.set_defaults(func=_cmd_status)
+
+    rc = sub.add_parser("readme-costs", help="README.md's training-cost table, from the stored runs' metrics")
+    rc.add_argument("--write", action="store_true",
+                    help="rewrite the table in README.md (default: print it; exit 1 if README's is stale)")
+    rc.set_defaults(func=_cmd_readme_costs)
 
     fs = sub.add_parser("figures", help="execute every figure notebook")
     common(fs)

@@ -288,6 +288,8 @@ def field_default(f: dataclasses.Field):
 # Engine configs: the network, the diffusion process, the optimisation (spec §1.2–1.4)
 
 _pos_int = dict(kind="int", min=1)
+# how a label coordinate enters the UNet's embedding (UNetConfig.label_encoding)
+LABEL_ENCODINGS = ("sinusoidal", "periodic")
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,9 @@ class UNetConfig(Config):
       conditioning: how a block takes the condition: "add" (x + Linear(SiLU(emb)), dome272) or
         "film" (x·(1 + γ) + β with (γ, β) = Linear(SiLU(emb)), scale and shift after the
         block's GroupNorm).
+      label_encoding: how each label coordinate μ enters the embedding: "sinusoidal" (PE(label_scale·μ),
+        as the timestep) or "periodic" ([sin kθ]_k ++ [cos kθ]_k, θ = 2πμ/image_size, k = 1..d/2:
+        exactly periodic in μ with the torus period, the same d wide; periodic data only, label_scale 1).
     """
 
     image_size: int = field(default=32, metadata=spec(**_pos_int, tag=STATED, why="32×32 images"))
@@ -345,8 +350,19 @@ class UNetConfig(Config):
         choices=("add", "film"), omit_default=True, tag=UNKNOWN, topic="How a block takes the condition",
         why="An additive per-channel bias after the block (the widely copied UNet); FiLM (scale and "
             "shift) is measured as an alternative (benchmarks/recipe.json).", figures="all models"))
+    # added after runs were stored: left out of run ids while "sinusoidal"
+    label_encoding: str = field(default="sinusoidal", metadata=spec(
+        choices=LABEL_ENCODINGS, omit_default=True, tag=UNKNOWN, topic="Conditioning input of periodic labels",
+        figures="2, 3, 8",
+        why="Raw μ through the same sinusoidal encoding as every other model (the spec's default), so μ and "
+            "μ + 32 are different inputs for one image of the torus. The ablation 'periodic' feeds sin and cos of "
+            "k·2πμ/N, k = 1…d/2, N = image_size (the torus period): exactly periodic, the same width d, nothing "
+            "else in the network changed (the spec's alternative, (cos, sin) of 2πμ/32, is its k = 1 pair)."))
 
     def check_relations(self) -> None:
+        if self.label_encoding == "periodic" and self.label_scale != 1.0:
+            raise ConfigError(f"UNetConfig.label_scale = {self.label_scale!r} must be 1.0 with label_encoding = "
+                              "'periodic' (the angle 2πμ/image_size does not depend on a scale)")
         levels = len(self.channel_mults)
         if self.image_size % (2**levels) != 0:
             raise ConfigError(f"UNetConfig.image_size = {self.image_size} must be divisible by "

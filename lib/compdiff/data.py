@@ -411,6 +411,23 @@ def subsample_mask(n: int, keep_fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
+def rim_subsample_mask(masks: dict, keep_fraction: float, seed: int) -> np.ndarray:
+    """Which rim labels a Fig 10 rim sweep keeps: a boolean mask over the labels of ``masks`` (those of
+    :func:`stripe_label_masks`), True at :func:`subsample_count` of the ``vertical_rim`` labels and as
+    many of the ``horizontal_rim`` ones (the share applies to each orientation, so both stay present),
+    each drawn by a permutation of ``Generator((seed, orientation))``. For one seed a smaller share keeps
+    a subset of a larger one's labels; never a 1D label."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed = {seed!r} must be a non-negative integer")
+    out = np.zeros(len(masks["rim"]), dtype=bool)
+    for i, part in enumerate(("vertical_rim", "horizontal_rim")):
+        idx = np.flatnonzero(masks[part])
+        if idx.size:
+            k = subsample_count(idx.size, keep_fraction)
+            out[idx[np.random.default_rng((int(seed), i)).permutation(idx.size)[:k]]] = True
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # training sets
 
@@ -493,16 +510,24 @@ def stripe_dataset(
     rim_sigmas=DEFAULT_RIM_SIGMAS,
     frame=DEFAULT_FRAME,
     canvas=DEFAULT_CANVAS,
+    rim_keep_fraction=1.0,
+    rim_seed=0,
 ) -> Dataset:
     """Figs 4b and 10: 1D SOS images (one stripe in frame, the other coordinate out of frame).
 
     Labels: the canvas lattice (spacing d, latent units) restricted to ``pure_1d`` labels, plus
     the ``rim`` labels if ``rim`` (Fig 10d–f): see :func:`stripe_label_masks`, whose masks are
-    returned.
+    returned. ``rim_keep_fraction`` < 1 keeps only that share of the rim labels, drawn with
+    ``rim_seed`` (:func:`rim_subsample_mask`; the rim sweep of Fig 10); every 1D label stays.
     """
     labels = canvas_lattice(d, canvas=canvas)
     masks = stripe_label_masks(labels, sigma, frame=frame, canvas=canvas, rim_sigmas=rim_sigmas)
     keep = masks["pure_1d"] | (masks["rim"] if rim else False)
+    if rim_keep_fraction != 1.0:
+        if not rim:
+            raise ValueError(f"rim_keep_fraction = {rim_keep_fraction!r} needs rim=True (it is the share of "
+                             "the rim labels kept)")
+        keep &= ~masks["rim"] | rim_subsample_mask(masks, rim_keep_fraction, rim_seed)
     labels = labels[keep]
     names = ("vertical_1d", "horizontal_1d", "pure_1d", "vertical_rim", "horizontal_rim", "rim")
     return _dataset(

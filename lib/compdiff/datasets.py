@@ -31,7 +31,9 @@ def _sos_cross(cfg, labels, offset, cross):
 
 
 def _stripes(cfg, labels, offset, cross):  # every 2D label is held out: the model saw only stripes
-    return Held(data.stripe_dataset(cfg.sigma, cfg.d, rim=cfg.rim), np.ones(len(labels), bool))
+    ds = data.stripe_dataset(cfg.sigma, cfg.d, rim=cfg.rim, rim_keep_fraction=cfg.rim_keep_fraction,
+                             rim_seed=cfg.split_seed)
+    return Held(ds, np.ones(len(labels), bool))
 
 
 def _sos_stripes(cfg, labels, offset, cross):

@@ -310,6 +310,9 @@ class BumpRunConfig(Config):
                 f"{name}: n = {self.n} labels of spacing d = {self.d:g} span {span:g} px, more than "
                 f"the frame holds ({room}{' on the torus' if self.periodic else ''}); lower n or d"
             )
+        if self.unet.label_encoding == "periodic" and not self.periodic:
+            raise ConfigError(f"{name}.unet.label_encoding = 'periodic' needs periodic = True (the encoding "
+                              f"wraps μ with the torus period {frame}; this data has edges)")
         if self.eval.weights == "ema" and self.train.ema_decay is None:
             raise ConfigError(f"{name}.eval.weights = 'ema' needs train.ema_decay (it is None); "
                               "set one or use weights='raw'")
@@ -439,9 +442,12 @@ class TorusRunConfig(BumpRunConfig):
                                                  metadata=spec(config=RepresentationConfig))
 
 
-def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, **overrides) -> TorusRunConfig:
+def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, label_encoding: str = "sinusoidal",
+                    **overrides) -> TorusRunConfig:
     """Figs 2, 3, 8: periodic 2D bumps, σ = 1, all 1024 labels of the 32×32 torus lattice, with
-    snapshots early (≈ epoch 1), through the middle and at the end of training."""
+    snapshots early (≈ epoch 1), through the middle and at the end of training. ``label_encoding``:
+    how the labels enter the UNet (:data:`compdiff.config.LABEL_ENCODINGS`; "periodic" is the ablation
+    whose μ and μ + 32 are one input, stored under ``periodic`` with its own run id)."""
     base = basic_config(profile, seed=seed, recipe=recipe)
     tr, diffusion = base.train, base.diffusion
     if profile == "smoke":
@@ -465,7 +471,8 @@ def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, *
         ev = base.eval
         rep = RepresentationConfig(steps=50)
     cfg = TorusRunConfig(
-        sigma=base.sigma, n=base.n, d=base.d, periodic=True, unet=base.unet, diffusion=diffusion,
+        sigma=base.sigma, n=base.n, d=base.d, periodic=True, diffusion=diffusion,
+        unet=replace(base.unet, label_encoding=label_encoding),
         train=replace(tr, checkpoint_every_images=points), eval=ev, representation=rep, stop=base.stop,
     )
     return replace(cfg, **overrides)
@@ -502,10 +509,10 @@ class ComposeRunConfig(BumpRunConfig):
     rim: bool = field(default=True, metadata=spec(kind="bool"))
     # bump_stripes, bump_subsample: share of the 2D bump lattice kept (Fig 4g; λ of Figs 5, 6e)
     keep_fraction: float = field(default=1.0, metadata=spec(**_fraction))
-    split_seed: int = field(default=0, metadata=spec(  # which labels a keep_fraction subsample keeps
-        **_count, tag=INFERRED, topic="Which labels a subsample keeps", figures="4g, 5, 6, 14",
+    split_seed: int = field(default=0, metadata=spec(  # which labels a (rim_)keep_fraction subsample keeps
+        **_count, tag=INFERRED, topic="Which labels a subsample keeps", figures="4g, 5, 6, 10, 14",
         why="Exactly round(λ·N²) labels, drawn by a seeded permutation (data.subsample_mask); the rest "
-            "are the held-out (OOD) labels."))
+            "are the held-out (OOD) labels. The rim sweep of Fig 10 draws its rim labels with the same seed."))
     lesion_width: float = field(default=0.0, metadata=spec(kind="real", lo=0, hi=32))  # bump_lesion: w (px)
     hole: str = field(default="interior", metadata=spec(choices=HOLES))  # *_hole: where the W×W square is
     hole_width: float = field(default=0.0, metadata=spec(kind="real", lo=0, hi=32))  # *_hole: W (px)
@@ -518,6 +525,14 @@ class ComposeRunConfig(BumpRunConfig):
     # Fig 14c: plain ε-MSE of the final model over (t, ε) draws per label, on the training labels
     # and on the held-out ones (0 = not measured); added after runs were stored
     loss_draws: int = field(default=0, metadata=spec(**_count, omit_default=True))
+    # stripes with the rim: the share of the rim labels kept (Fig 10's rim sweep); added after runs were stored
+    rim_keep_fraction: float = field(default=1.0, metadata=spec(
+        **_fraction, omit_default=True, tag=INFERRED, topic="Which rim labels a rim share keeps (Fig 10 sweep)",
+        figures="10",
+        why="round(p·192) of the 192 vertical-rim labels and as many of the 192 horizontal ones (both orientations "
+            "stay), each by a permutation seeded by split_seed (data.rim_subsample_mask), never by the training "
+            "seed: the seeds of one share train on the same rim images and differ only in training, and a "
+            "smaller share keeps a subset of a larger one's. Every 1D label is kept."))
 
     def check_relations(self) -> None:
         if self.dataset in SIZED_DATASETS:  # before the frame (= unet.image_size) is used
@@ -536,6 +551,10 @@ class ComposeRunConfig(BumpRunConfig):
             check("ComposeRunConfig.lesion_width", self.lesion_width, **_width)
         if self.dataset.endswith("_hole"):
             check("ComposeRunConfig.hole_width", self.hole_width, **_width)
+        if self.rim_keep_fraction != 1.0 and (self.dataset != "stripes" or not self.rim):
+            raise ConfigError(f"ComposeRunConfig.rim_keep_fraction = {self.rim_keep_fraction!r} is the share of the "
+                              "rim labels kept: it needs dataset = 'stripes' and rim = True (here dataset = "
+                              f"{self.dataset!r}, rim = {self.rim!r}); leave it at 1.0 otherwise")
 
     @property
     def frame(self) -> int:
@@ -597,9 +616,9 @@ class Point:
 
 @dataclass(frozen=True)
 class ComposeGrid(Config):
-    """The swept values of Figs 4g, 11 and 12 (INFERRED: spec §2), thinned for the cpu and smoke
-    profiles (:data:`COMPOSE_GRIDS`; the defaults are the cpu grid). Any field can be overridden, e.g.
-    ``-p lesion_widths=[1, 8]``."""
+    """The swept values of Figs 4g, 10 (the rim's size), 11 and 12 (INFERRED: spec §2), thinned for the
+    cpu and smoke profiles (:data:`COMPOSE_GRIDS`; the defaults are the cpu grid). Any field can be
+    overridden, e.g. ``-p lesion_widths=[1, 8]``."""
 
     keep_fractions: tuple = field(default=(0.2, 0.05), metadata=spec(  # Fig 4g
         item=spec(**_fraction), tag=INFERRED, topic="Fig 4g subsampling rates (cpu profile)", figures="4",
@@ -613,14 +632,23 @@ class ComposeGrid(Config):
         item=spec(**_width), tag=INFERRED, topic="Fig 12 hole widths W (cpu profile)", figures="12",
         why="The spec suggests W ∈ {2, …, 16}; two widths on a CPU. Interior = centred at (16, 16), "
             "exterior = the corner [32 − W, 32)² (the author's later code has these two modes)."))
+    rim_keep_fractions: tuple = field(default=(0.5, 0.2, 0.05, 0.01), metadata=spec(  # Fig 10: rim share p
+        item=spec(**_fraction, hi_open=True), min_len=0, tag=INFERRED,
+        topic="Fig 10 rim sweep: shares of the rim kept (cpu profile)", figures="10",
+        why="The paper speaks of 'a few' compositional examples; the full rim is 384 of 768 training images. "
+            "Four shares on a CPU, from 192 rim images down to 4 (2 per orientation), between the models with "
+            "the whole rim (p = 1, Fig 4's stripe model) and without it (p = 0): how few 2D examples "
+            "composition needs."))
 
 
 COMPOSE_GRIDS = {
     "paper": ComposeGrid(keep_fractions=(1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01),
                          lesion_widths=tuple(float(w) for w in np.arange(1, 17) / 2),
-                         hole_widths=(2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)),
+                         hole_widths=(2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0),
+                         rim_keep_fractions=(0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005)),
     "cpu": ComposeGrid(),
-    "smoke": ComposeGrid(keep_fractions=(0.2,), lesion_widths=(3.5,), hole_widths=(8.0,)),
+    "smoke": ComposeGrid(keep_fractions=(0.2,), lesion_widths=(3.5,), hole_widths=(8.0,),
+                         rim_keep_fractions=(0.2,)),
 }
 
 
@@ -642,6 +670,9 @@ def compose_points(profile: str, *, seed: int = 0, preset: str | None = None, re
         Point("fig04_sos_stripes", ("fig04",), ComposeRunConfig(dataset="sos_stripes", **b)),
         Point("fig10_stripes_norim", ("fig10",), ComposeRunConfig(dataset="stripes", rim=False, **b)),
     ]
+    for p in g.rim_keep_fractions:  # the rim's size: p = 1 is fig04_stripes, p = 0 fig10_stripes_norim
+        out.append(Point(f"fig10_rim_p{p:g}", ("fig10",),
+                         ComposeRunConfig(dataset="stripes", rim=True, rim_keep_fraction=float(p), **b)))
     for k in g.keep_fractions:
         out.append(Point(f"fig04g_keep{k:g}", ("fig04",),
                          ComposeRunConfig(dataset="bump_stripes", keep_fraction=float(k), **b)))

@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 from . import __version__, experiments, paths, store
+from .config import LABEL_ENCODINGS
 from .experiments import ConfigError
 
 PRIORITY_FILE = paths.ROOT / "gpu_priority.txt"
@@ -55,7 +56,8 @@ BENCH_MAX_SECONDS = 60.0
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One line of the priority list: the runs of ``source`` at ``profile`` for each seed, kept by
-    ``filters`` (figure keys or run names of a sweep)."""
+    ``filters`` (figure keys or run names of a sweep); ``recipe`` a cpu recipe; ``label_encoding`` the
+    UNet's label encoding of a ``periodic`` run (:data:`LABEL_ENCODING_SOURCES`; None: the default)."""
 
     source: str
     profile: str
@@ -64,10 +66,12 @@ class Entry:
     why: str = ""
     line: int = 0
     recipe: str | None = None
+    label_encoding: str | None = None
 
     def __str__(self) -> str:
         return " ".join([self.source, self.profile, ",".join(map(str, self.seeds)), *self.filters]
-                        + ([f"recipe={self.recipe}"] if self.recipe else []))
+                        + ([f"recipe={self.recipe}"] if self.recipe else [])
+                        + ([f"label_encoding={self.label_encoding}"] if self.label_encoding else []))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +91,11 @@ class Job:
     @property
     def label(self) -> str:
         return f"{self.experiment}/{self.run_id} ({self.name}, {self.profile}, seed {self.config.train.seed})"
+
+
+# the sources whose config takes ``label_encoding=`` (experiments.periodic_config: the Figs 2, 3, 8 ablation)
+LABEL_ENCODING_SOURCES = ("periodic",)
+_OPTIONS = ("recipe=", "label_encoding=")  # the NAME=VALUE tokens of a line; every other token is a filter
 
 
 def _sources() -> tuple:
@@ -125,7 +134,8 @@ def read_priority(path=None) -> list[Entry]:
             raise ConfigError(f"{where}: {raw.strip()!r} needs SOURCE PROFILE SEEDS [FILTER ...]")
         source, profile, seeds = toks[0], toks[1], toks[2]
         recipe = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("recipe=")), None)
-        filters = tuple(t for t in toks[3:] if not t.startswith("recipe="))
+        encoding = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("label_encoding=")), None)
+        filters = tuple(t for t in toks[3:] if not t.startswith(_OPTIONS))
         if source not in _sources():
             raise ConfigError(f"{where}: unknown source {source!r}; allowed: {', '.join(_sources())}")
         if profile not in experiments.PROFILES:
@@ -135,7 +145,14 @@ def read_priority(path=None) -> list[Entry]:
                 experiments.resolve_recipe(profile, recipe)
             except ConfigError as e:
                 raise ConfigError(f"{where}: {e}") from None
-        entry = Entry(source, profile, _parse_seeds(seeds, where), filters, why.strip(), i, recipe)
+        if encoding is not None:
+            if source not in LABEL_ENCODING_SOURCES:
+                raise ConfigError(f"{where}: label_encoding= applies to {', '.join(LABEL_ENCODING_SOURCES)} only "
+                                  f"(not {source!r})")
+            if encoding not in LABEL_ENCODINGS:
+                raise ConfigError(f"{where}: label_encoding = {encoding!r} is not allowed; allowed: "
+                                  f"{', '.join(LABEL_ENCODINGS)}")
+        entry = Entry(source, profile, _parse_seeds(seeds, where), filters, why.strip(), i, recipe, encoding)
         if filters and source in experiments.EXPERIMENTS:
             raise ConfigError(f"{where}: {source!r} is one run per seed; filters ({' '.join(filters)}) "
                               f"apply to the sweeps ({', '.join(experiments.SWEEP_POINTS)})")
@@ -160,9 +177,12 @@ def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
         # a recipe is a cpu-profile choice: resolved at another profile (--profile smoke), the
         # entry takes that profile's own recipe
         kw = {"recipe": e.recipe} if e.recipe and prof == "cpu" else {}
+        if e.label_encoding:  # an architecture choice: kept at any profile
+            kw["label_encoding"] = e.label_encoding
         for seed in e.seeds:
             if e.source in experiments.EXPERIMENTS:
-                found = [(e.source, e.source, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
+                name = e.source + (f" (label_encoding={e.label_encoding})" if e.label_encoding else "")
+                found = [(e.source, name, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
             else:
                 exp = experiments.SWEEP_STORE[e.source]
                 found = [(exp, p.name, p.config) for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw)

@@ -1,6 +1,6 @@
 """One query layer: the runs a figure shows, each a record of (config, stored run or missing).
 
-The notebooks, the report and the CLI (``status``, ``figure --dry-run``) all ask here. A record
+The notebooks, the report and the CLI (``status``, ``status --priority``, ``figure --dry-run``) all ask here. A record
 carries its config and the swept values read from that config (:func:`params`): nothing is ever
 recovered from a run's name. Overrides of a figure's sweep (``-p sigmas='[0.5, 1]'``) are the
 fields of its grid (:class:`compdiff.experiments.EfficiencyGrid`,
@@ -13,11 +13,14 @@ Imports only numpy and the store (torch only where a missing run is trained).
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from . import experiments, store
+from . import experiments, paths, store
+from .config import PRESETS, DiffusionConfig, TrainConfig, UNetConfig
 from .experiments import ConfigError
 
 # where each trained figure's runs come from: (source, tag of the figure in the sweep's points);
@@ -240,17 +243,36 @@ def summary(figure: str, profile: str, *, seed: int = 0, speeds: dict | None = N
             "missing_unknown": len(est) - len(known)}
 
 
-def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bool = False) -> list[str]:
-    """The lines ``python -m compdiff status`` prints."""
+def _merged_summary(figure: str, profile: str, seeds, speeds: dict, **overrides) -> dict:
+    """:func:`summary` over several seeds: the counts add up; a run is named with its seed."""
+    parts = [(s, summary(figure, profile, seed=s, speeds=speeds, **overrides)) for s in seeds]
+    if len(parts) == 1:
+        return parts[0][1]
+    out = {k: sum(p[k] for _, p in parts) for k in ("runs", "stored", "missing", "unconverged", "missing_unknown")}
+    for k in ("missing_names", "unconverged_names"):
+        out[k] = [f"{n} (seed {s})" for s, p in parts for n in p[k]]
+    known = [p["missing_seconds"] for _, p in parts if p["missing_seconds"] is not None]
+    out["missing_seconds"] = sum(known) if known else (0.0 if not out["missing"] else None)
+    return out
+
+
+def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bool = False,
+                 seeds=None, recipe: str | None = None) -> list[str]:
+    """The lines ``python -m compdiff status`` prints. ``seeds``: several seeds, counted together
+    (instead of ``seed``); ``recipe``: a cpu recipe (:data:`compdiff.experiments.CPU_RECIPES`)."""
     speeds = measured_speeds()
+    seeds = (seed,) if seeds is None else tuple(seeds)
+    kw = {} if recipe is None else {"recipe": recipe}
+    chosen = ([f"seeds {seed_text(seeds)}"] if len(seeds) > 1 or seeds != (seed,) else []) + (
+        [f"recipe {recipe}"] if recipe is not None else [])
     lines = [f"{'figure':<7} {'runs':>5} {'stored':>7} {'missing':>8} {'unconverged':>12}   training the missing "
              f"(one core of the machine that made the stored runs; convergence: training-label accuracy ≥ "
-             f"{CONVERGENCE_BAR:.0%})"]
+             f"{CONVERGENCE_BAR:.0%}" + "".join(f"; {c}" for c in chosen) + ")"]
     for fig in figures:
         if fig not in FIGURE_RUNS:
             lines.append(f"{fig:<7} {'—':>5} {'—':>7} {'—':>8} {'—':>12}   no trained model")
             continue
-        s = summary(fig, profile, seed=seed, speeds=speeds)
+        s = _merged_summary(fig, profile, seeds, speeds, **kw)
         cost = "—" if not s["missing"] else _hours(s["missing_seconds"])
         if s["missing"] and s["missing_unknown"] and s["missing_seconds"] is not None:
             cost += f" (+{s['missing_unknown']} untimed)"
@@ -259,6 +281,32 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
             lines += [f"        missing: {n}" for n in s["missing_names"]]
             lines += [f"        unconverged: {n}" for n in s["unconverged_names"]]
     return lines
+
+
+def parse_seeds(text: str, name: str = "--seeds") -> tuple[int, ...]:
+    """Seeds written as ``0,1,2``, a range ``0-2``, or both (``0-2,5``), in order, once each."""
+    seeds: list = []
+    for part in str(text).split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not (lo.isdigit() and (not sep or hi.isdigit())):
+            raise ConfigError(f"{name} = {text!r} must be comma-separated non-negative integers or a range "
+                              "such as 0-2 (e.g. 0-2 or 0,1,2)")
+        if sep and int(hi) < int(lo):
+            raise ConfigError(f"{name} = {text!r}: the range {part.strip()!r} runs backwards")
+        seeds += range(int(lo), int(hi or lo) + 1)
+    return tuple(dict.fromkeys(seeds))
+
+
+def seed_text(seeds) -> str:
+    """Seeds as a person writes them: ``0-2``, ``1,2``, ``0-3,7``."""
+    seeds, out, i = sorted(set(seeds)), [], 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        out += [f"{seeds[i]}-{seeds[j]}"] if j - i >= 2 else [str(s) for s in seeds[i:j + 1]]
+        i = j + 1
+    return ",".join(out)
 
 
 def dry_run_lines(figure: str, profile: str, *, seed: int = 0, **overrides) -> list[str]:
@@ -293,4 +341,377 @@ def dry_run_lines(figure: str, profile: str, *, seed: int = 0, **overrides) -> l
     lines.append(f"to train: {_hours(total) if total else 'nothing'}"
                  + (f" (+{unknown} run(s) of an untimed model size)" if unknown else "")
                  + f"; train with `python -m compdiff figure {figure} --profile {profile}` (training allowed)")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The decisive runs: progress of the priority list (``status --priority``, issue 20)
+
+RECIPE_RECORDS = paths.ROOT / "benchmarks" / "recipe.json"
+# the fields of a train config that set a run's budget, seed or bookkeeping, not how it trains
+_NOT_RECIPE = ("images", "seed", "checkpoint_every_images", "resume_every_images", "log_every_images")
+# the fields of a UNet config that follow the frame size (experiments scales the attention with it)
+_FRAME_FIELDS = ("image_size", "attention_resolutions")
+# the /proc/cpuinfo flags compdiff.devices probes for native bf16 (autocast pays only with them)
+_BF16_FLAGS = ("avx512_bf16", "amx_tile")
+# a stop-rule run's checks in its scratch folder: compdiff.monitor.HISTORY (monitor imports torch)
+STOP_HISTORY = "stop_history.json"
+
+
+def _cpuinfo() -> tuple[str | None, set]:
+    """(CPU model, flags) of this machine from /proc/cpuinfo ((None, ∅) where there is none)."""
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and model is None:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return model, flags
+
+
+def native_bf16() -> bool:
+    """Whether this machine's CPU has bf16 instructions, the test ``bf16="auto"`` trains by (read
+    from /proc/cpuinfo, so no torch is imported)."""
+    return bool(set(_BF16_FLAGS) & _cpuinfo()[1])
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items() if k != "__type__"}
+    return [_plain(v) for v in obj] if isinstance(obj, (list, tuple)) else obj
+
+
+def _canon(cls, d: dict) -> dict:
+    """A config dict as its dataclass writes it (defaults filled in or left out alike)."""
+    return json.loads(store.canonical_json(cls.from_dict(_plain(d))))
+
+
+def recipe_key(cfg: dict) -> str | None:
+    """How a run trains, from its config dict: the diffusion and train configs less the budget, seed
+    and bookkeeping (:data:`_NOT_RECIPE`), and the UNet less what follows the frame size; None if
+    unreadable. Runs of one recipe on other data or frame sizes share it; the stop rule is compared apart."""
+    try:
+        tr = _canon(TrainConfig, cfg["train"])
+        unet = _canon(UNetConfig, cfg["unet"])
+        key = {"diffusion": _canon(DiffusionConfig, cfg["diffusion"]),
+               "train": {k: v for k, v in tr.items() if k not in _NOT_RECIPE},
+               "unet": {k: v for k, v in unet.items() if k not in _FRAME_FIELDS}}
+    except (KeyError, TypeError, ValueError, ConfigError):
+        return None
+    return store.canonical_json(key)
+
+
+def _speed_of(cfg: dict) -> str:
+    """The model and batch size a speed measurement holds for."""
+    return store.canonical_json({"unet": _plain(cfg["unet"]), "batch_size": cfg["train"]["batch_size"]})
+
+
+def _family(speed_key: str) -> str:
+    """A speed key less the frame size: the same model on another frame."""
+    k = json.loads(speed_key)
+    return store.canonical_json({**k, "unet": {f: v for f, v in k["unet"].items() if f not in _FRAME_FIELDS}})
+
+
+def _trains_bf16(flag, cpu_bf16: bool) -> bool:
+    return cpu_bf16 if flag == "auto" else bool(flag)
+
+
+def _precision(bf16: bool) -> str:
+    return "bf16" if bf16 else "fp32"
+
+
+@dataclass
+class _Evidence:
+    """What the store and benchmarks/recipe.json measured: stop-rule runs (images trained, by
+    point and by recipe) and training speeds on a CPU (by model, batch size and precision)."""
+
+    stopped: list  # (experiment, point key, recipe key, stop rule, images trained)
+    study: list  # (recipe key, bar, every, stopped, images trained)
+    speeds: dict  # (speed key, bf16) → [(images/s, "stored run" | "recipe.json record")]
+
+    def ratio(self, bf16: bool, key: str) -> tuple[float | None, str]:
+        """(speed at ``bf16`` over speed at the other precision, what it was measured on): the median
+        over the models measured at both, those of ``key``'s model on any frame size if there are any."""
+        med = {k: statistics.median(v for v, _ in vals) for k, vals in self.speeds.items()}
+        both = [k for k, p in med if p == bf16 and (k, not bf16) in med]
+        near = [k for k in both if _family(k) == _family(key)]
+        rs = [med[(k, bf16)] / med[(k, not bf16)] for k in (near or both)]
+        if not rs:
+            return None, ""
+        return statistics.median(rs), ("this model" if near == [key] else "this model on another frame size"
+                                        if near else _count(len(both), "other model"))
+
+
+def _point_key(cfg: dict) -> str:
+    c = _plain(cfg)
+    c["train"] = {k: v for k, v in c["train"].items() if k != "seed"}
+    return store.canonical_json(c)
+
+
+def _study_config(rec: dict, root: Path) -> tuple[dict | None, dict]:
+    """The config (diffusion, train, unet) a recipe.json record was trained with, read from its
+    source (a recipe-study record or a stored run), and the study record itself ({} for a run)."""
+    src = str(rec.get("source", "")).split(" ")[0]
+    if src.startswith("benchmarks/recipe_runs/"):
+        try:
+            raw = json.loads((root / src).read_text())
+        except (OSError, ValueError):
+            return None, {}
+        c = dict(raw.get("config") or {})
+        preset = c.pop("unet_preset", None)
+        if preset not in PRESETS:  # a changed UNet ("other"), or a record that does not say
+            return None, raw
+        return {**c, "unet": PRESETS[preset].to_dict()}, raw
+    return None, {}  # a stored run's record: the store itself is read instead
+
+
+def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> _Evidence:
+    """Everything the estimates of ``status --priority`` read, read once: the stored runs'
+    metrics and the recipe-study records of ``recipe_records`` (benchmarks/recipe.json)."""
+    cpu_bf16 = native_bf16() if cpu_bf16 is None else cpu_bf16
+    stopped, study, speeds = [], [], {}
+    for run in store.list_runs():
+        c = run.config
+        if "train" not in c or "unet" not in c or "metrics.json" not in run.manifest["files"]:
+            continue
+        m = run.json("metrics")
+        t = m.get("train") or {}
+        if t.get("images_per_second") and t.get("device") == "cpu":
+            speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append(
+                (float(t["images_per_second"]), "stored run"))
+        if c.get("stop") and m.get("stop"):
+            stopped.append((run.experiment, _point_key(c), recipe_key(c), _plain(c["stop"]),
+                            int(m["stop"].get("images") or t.get("images"))))
+    path = Path(recipe_records)
+    try:
+        recs = json.loads(path.read_text()) if path.exists() else []
+    except ValueError as e:
+        raise ConfigError(f"{path}: not JSON ({e})") from None
+    for rec in recs:
+        cfg, raw = _study_config(rec, path.resolve().parent.parent)
+        if cfg is None:
+            continue
+        if rec.get("stopped") in ("bar", "cap") and rec.get("images_trained"):
+            study.append((recipe_key(cfg), raw.get("bar"), raw.get("every"), rec["stopped"], int(rec["images_trained"])))
+        flags = set((rec.get("cpu") or {}).get("flags") or ())
+        if rec.get("images_per_s"):
+            bf16 = _trains_bf16(cfg["train"].get("bf16", "auto"), bool(set(_BF16_FLAGS) & flags))
+            speeds.setdefault((_speed_of(cfg), bf16), []).append((float(rec["images_per_s"]), "recipe.json record"))
+    return _Evidence(stopped, study, speeds)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def images_estimate(experiment: str, cfg, ev: _Evidence) -> tuple[int, str]:
+    """(images, source): the images a missing run will train. A run without a stop rule trains its
+    budget; a stop-rule run, the mean images of stored stop-rule runs of its point (other seeds),
+    else of its recipe in its store experiment, else of the recipe-study records of its recipe
+    (benchmarks/recipe.json; a record stopped at the study's cap counts at this run's cap), else its cap."""
+    c = json.loads(store.canonical_json(cfg))
+    cap = int(cfg.train.images)
+    if getattr(cfg, "stop", None) is None:
+        return cap, "its budget (no stop rule)"
+    stop, rkey, pkey = _plain(c["stop"]), recipe_key(c), _point_key(c)
+    same = [n for e, p, _, s, n in ev.stopped if e == experiment and p == pkey and s == stop]
+    if same:
+        return round(statistics.mean(same)), f"stored stop-rule runs of this point ({len(same)})"
+    same = [n for e, _, r, s, n in ev.stopped if e == experiment and r == rkey and s == stop]
+    if same:
+        return round(statistics.mean(same)), f"stored stop-rule runs of this recipe in {experiment}/ ({len(same)})"
+    recs = [(how, n) for r, bar, every, how, n in ev.study
+            if r == rkey and bar == cfg.stop.bar and every == cfg.stop.every_images]
+    if recs:
+        at_bar = sum(how == "bar" for how, _ in recs)
+        return (round(statistics.mean(n if how == "bar" else cap for how, n in recs)),
+                f"benchmarks/recipe.json ({_count(len(recs), 'record')} of this recipe: {at_bar} stopped at the bar, "
+                f"{len(recs) - at_bar} at the study's cap, counted at this run's cap)")
+    return cap, "its cap (no measurement of this recipe)"
+
+
+def speed_estimate(cfg, ev: _Evidence, *, cpu_bf16: bool | None = None) -> tuple[float | None, str]:
+    """(images/s, source) of training ``cfg`` on one core of this machine: the median speed
+    measured at the precision it trains with here (stored runs on a CPU, recipe-study records),
+    else the other precision's times the measured ratio of the two; (None, why) if unmeasured."""
+    cpu_bf16 = native_bf16() if cpu_bf16 is None else cpu_bf16
+    c = json.loads(store.canonical_json(cfg))
+    key, bf16 = _speed_of(c), _trains_bf16(cfg.train.bf16, cpu_bf16)
+
+    def said(vals, prec):
+        kinds = sorted({k for _, k in vals})
+        return " + ".join(_count(sum(k == kind for _, k in vals), kind) for kind in kinds) + f" of this model at {prec}"
+
+    vals = ev.speeds.get((key, bf16))
+    if vals:
+        return statistics.median(v for v, _ in vals), said(vals, _precision(bf16))
+    other, (ratio, on) = ev.speeds.get((key, not bf16)), ev.ratio(bf16, key)
+    if other and ratio:
+        return (statistics.median(v for v, _ in other) * ratio,
+                f"{said(other, _precision(not bf16))} × {ratio:.2f}, the {_precision(bf16)}/{_precision(not bf16)} "
+                f"speed ratio measured on {on}")
+    return None, f"untimed (no measurement of this model at {_precision(bf16)})"
+
+
+def _done_images(experiment: str, cfg) -> int:
+    """Images a missing stop-rule run has already trained (its check history in runs/; 0 if none)."""
+    if getattr(cfg, "stop", None) is None:
+        return 0
+    path = paths.runs_dir() / experiment / store.run_id(cfg) / STOP_HISTORY
+    try:
+        hist = json.loads(path.read_text())["history"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return int(hist[-1]["images"]) if hist else 0
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One run of the priority list: ``state`` is converged, unconverged, missing or unreadable
+    (stale or corrupt: to be made again, counted as missing); for a missing run, the images still
+    to train (less ``done``, trained before a pause), its speed here and where both came from."""
+
+    job: Any
+    state: str
+    done: int = 0
+    images: int | None = None
+    images_source: str = ""
+    ips: float | None = None
+    ips_source: str = ""
+
+    @property
+    def seconds(self) -> float | None:
+        return None if not self.ips or self.images is None else self.images / self.ips
+
+
+def job_state(job, ev: _Evidence, *, cpu_bf16: bool | None = None) -> JobState:
+    """Where one run of the priority list (a :class:`compdiff.gpu_slot.Job`) stands: looked up in
+    the store, never trained."""
+    try:
+        run = store.lookup(job.experiment, job.config)
+    except store.StoreError:
+        run, state = None, "unreadable"
+    else:
+        state = "missing"
+    if run is not None:
+        how = (run.json("metrics").get("stop") or {}).get("stopped") if job.config.stop is not None else None
+        if how in ("bar", "cap"):
+            return JobState(job, "converged" if how == "bar" else "unconverged")
+        return JobState(job, "unconverged" if converged(run) is False else "converged")
+    cfg = job.config
+    images, isrc = images_estimate(job.experiment, cfg, ev)
+    done = min(_done_images(job.experiment, cfg), cfg.train.images)
+    if done:  # at least one more check after a pause, whatever the estimate
+        images = max(images - done, min(cfg.stop.every_images, cfg.train.images - done))
+    ips, ssrc = speed_estimate(cfg, ev, cpu_bf16=cpu_bf16)
+    return JobState(job, state, done, images, isrc, ips, ssrc)
+
+
+def _tally(states: list[JobState]) -> dict:
+    miss = [s for s in states if s.state in ("missing", "unreadable")]
+    timed = [s.seconds for s in miss if s.seconds is not None]
+    return {"runs": len(states), "stored": len(states) - len(miss),
+            "converged": sum(s.state == "converged" for s in states),
+            "unconverged": sum(s.state == "unconverged" for s in states), "missing": len(miss),
+            "unreadable": sum(s.state == "unreadable" for s in states),
+            "in_progress": sum(bool(s.done) for s in miss), "done_images": sum(s.done for s in miss),
+            "seconds": sum(timed), "untimed": len(miss) - len(timed), "states": states}
+
+
+def priority_rows(path=None, *, profile: str | None = None, recipe_records=RECIPE_RECORDS,
+                  cpu_bf16: bool | None = None) -> tuple[list[dict], dict]:
+    """(one row per line of the priority list ``path`` (default gpu_priority.txt), the total over
+    its distinct runs): counts of stored, converged, unconverged and missing runs and the seconds
+    to train the missing ones on one core here (:func:`job_state`). ``profile`` resolves every
+    line at that profile (as ``gpu-slot --profile``). Reads the store and the list; trains nothing."""
+    from . import gpu_slot
+
+    if profile is not None:
+        experiments.check_profile(profile)
+    cpu_bf16 = native_bf16() if cpu_bf16 is None else cpu_bf16
+    entries = gpu_slot.read_priority(path)
+    ev = evidence(recipe_records, cpu_bf16=cpu_bf16)
+    seen: dict = {}
+    rows = []
+    for e in entries:
+        states = []
+        for job in gpu_slot.resolve([e], profile):
+            key = (job.experiment, job.run_id)
+            if key not in seen:
+                seen[key] = job_state(job, ev, cpu_bf16=cpu_bf16)
+            states.append(seen[key])
+        rows.append({"entry": e, **_tally(states)})
+    return rows, _tally(list(seen.values()))
+
+
+def _core_hours(t: dict) -> str:
+    if not t["missing"]:
+        return "—"
+    if t["untimed"] == t["missing"]:
+        return f"? ({t['untimed']} untimed)"
+    h = t["seconds"] / 3600
+    return (f"{h:.1f}" if h >= 1 else f"{h:.2f}") + (f" (+{t['untimed']} untimed)" if t["untimed"] else "")
+
+
+def priority_lines(path=None, *, profile: str | None = None, recipe_records=RECIPE_RECORDS,
+                   cpu_bf16: bool | None = None, verbose: bool = False) -> list[str]:
+    """The lines ``python -m compdiff status --priority [FILE]`` prints: a row per priority line, a
+    total, and footnotes saying what each estimate was made from."""
+    cpu_bf16 = native_bf16() if cpu_bf16 is None else cpu_bf16
+    rows, total = priority_rows(path, profile=profile, recipe_records=recipe_records, cpu_bf16=cpu_bf16)
+    filt = [" ".join(str(r["entry"]).split()[3:]) for r in rows]  # filters and NAME=VALUE options, as written
+    fw = max([len("filter"), *map(len, filt)])
+    sw = max([len("seeds"), *(len(seed_text(r["entry"].seeds)) for r in rows)])
+
+    def row(head, t):
+        return (f"{head} {t['runs']:>5} {t['stored']:>6} {t['converged']:>9} {t['unconverged']:>11} "
+                f"{t['missing']:>7}   {_core_hours(t)}")
+
+    lines = [f"{'line':>4} {'source':<10} {'profile':<7} {'seeds':<{sw}} {'filter':<{fw}} {'runs':>5} {'stored':>6} "
+             f"{'converged':>9} {'unconverged':>11} {'missing':>7}   remaining (core-hours, here)"]
+    for r, f in zip(rows, filt):
+        e = r["entry"]
+        lines.append(row(f"{e.line:>4} {e.source:<10} {profile or e.profile:<7} {seed_text(e.seeds):<{sw}} {f:<{fw}}", r))
+        if verbose:
+            lines += [f"       {s.state}: {s.job.label}" for s in r["states"] if s.state != "converged"]
+    lines.append(row(f"{'':>4} {'total (distinct runs)':<{10 + 7 + sw + fw + 3}}", total))
+    model, _ = _cpuinfo()
+    lines += [
+        "",
+        f"converged: a stop-rule run that stopped at its bar (unconverged: at its cap, below the bar); a run "
+        f"without a stop rule, ≥ {CONVERGENCE_BAR:.0%} on its training labels. A run two lines share counts in "
+        f"both; the total counts it once.",
+        f"remaining: training the missing runs, one core each, on this machine ({model or 'CPU model unknown'}; "
+        f"{'bf16' if cpu_bf16 else 'fp32: no native bf16'}), scoring not included; an unconverged run is "
+        f"finished and not counted. Each estimate is images to train × images/s, from the sources below:",
+    ]
+    tags: dict = {}
+
+    def tag(prefix, text):
+        return tags.setdefault((prefix, text), f"{prefix}{sum(p == prefix for p, _ in tags) + 1}")
+
+    for r in rows:
+        groups: dict = {}
+        for s in r["states"]:
+            if s.state in ("missing", "unreadable"):
+                groups.setdefault((s.images_source, s.ips_source), []).append(s)
+        if not groups:
+            continue
+        parts = []
+        for (isrc, ssrc), ss in groups.items():
+            ips = [s.ips for s in ss if s.ips]
+            speed = f"{statistics.median(ips):,.0f} images/s" if ips else "an unknown speed"
+            parts.append(f"{_count(len(ss), 'run')} × {statistics.mean(s.images for s in ss):,.0f} images "
+                         f"({tag('i', isrc)}) at {speed} ({tag('s', ssrc)})")
+        extra = []
+        if r["in_progress"]:
+            extra.append(f"{r['in_progress']} paused in runs/ with {r['done_images']:,} images trained, subtracted")
+        if r["unreadable"]:
+            extra.append(f"{r['unreadable']} stored but stale or corrupt, counted missing")
+        lines.append(f"  line {r['entry'].line}: " + "; ".join(parts) + "".join(f" ({x})" for x in extra))
+    lines += [f"  {t}: {text}" for (_, text), t in sorted(tags.items(), key=lambda kv: (kv[1][0], int(kv[1][1:])))]
     return lines

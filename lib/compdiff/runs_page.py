@@ -75,11 +75,16 @@ def data_summary(cfg: dict, budget: bool = True) -> str:
             parts.append(f"{cfg['hole']} hole W = {cfg['hole_width']:g}")
         elif ds in ("stripes", "sos_stripes", "sos_cross", "bump_stripes"):
             parts.append("with rim" if cfg.get("rim") else "no rim")
+            if cfg.get("rim_keep_fraction", 1.0) != 1.0:  # Fig 10's rim sweep
+                parts[-1] += f" (share {cfg['rim_keep_fraction']:g} of it)"
         if cfg.get("keep_fraction", 1.0) != 1.0:
             parts.append(f"λ = {cfg['keep_fraction']:g}")
     else:
         parts = ["periodic bumps" if cfg.get("periodic") else "bumps", f"σ = {cfg['sigma']:g}",
                  f"N = {cfg.get('frame', cfg.get('n', '?'))}"]
+    encoding = (cfg.get("unet") or {}).get("label_encoding")
+    if encoding:  # stored only when not the default (the Figs 2, 3, 8 ablation)
+        parts.append(f"{encoding} label encoding")
     t = cfg.get("train", {})
     if budget and t.get("images"):
         parts.append(f"{t['images']:,} images seen")

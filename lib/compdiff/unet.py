@@ -16,7 +16,10 @@ Our reconstruction [INFERRED, spec §1.2] follows the widely copied dome272 ``UN
 with c0 = base_channels, c_i = base_channels·channel_mults[i-1], B = base_channels·bottleneck_mult
 and "+cond" = ``Linear(SiLU(emb))`` broadcast over space. The embedding is
 ``emb = concat(PE(t), PE(label_scale·μx), PE(label_scale·μy))`` with
-``PE(v) = [sin(v·ω_k)]_k ++ [cos(v·ω_k)]_k``, ``ω_k = 10000^(−2k/d)``, k = 0..d/2−1.
+``PE(v) = [sin(v·ω_k)]_k ++ [cos(v·ω_k)]_k``, ``ω_k = 10000^(−2k/d)``, k = 0..d/2−1. With
+``label_encoding="periodic"`` (an ablation for the torus of Figs 2, 3, 8) each label coordinate
+enters as ``[sin(kθ)]_k ++ [cos(kθ)]_k``, ``θ = 2πμ/N``, k = 1..d/2, N = image_size: exactly
+periodic in μ with the torus period, the same width (:func:`periodic_encoding`).
 
 Our choices beyond dome272 (documented, not the paper's):
 
@@ -51,6 +54,7 @@ __all__ = [
     "count_parameters",
     "ConditionalUNet",
     "sinusoidal_encoding",
+    "periodic_encoding",
 ]
 
 
@@ -62,6 +66,18 @@ def sinusoidal_encoding(v: torch.Tensor, dim: int) -> torch.Tensor:
     k = torch.arange(half, device=v.device, dtype=torch.float32)
     omega = torch.exp(-math.log(10000.0) * 2.0 * k / dim)
     arg = v.float()[:, None] * omega[None, :]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+
+
+def periodic_encoding(v: torch.Tensor, dim: int, period: float) -> torch.Tensor:
+    """[sin(kθ)]_k ++ [cos(kθ)]_k, θ = 2π·v/period, k = 1..dim/2: exactly periodic in v with
+    ``period`` (v and v + period give the same features; spec §1.1, the periodic-label alternative).
+
+    v: (B,) any real dtype; computed in float32 (v is reduced modulo ``period`` first, so a shift by
+    a whole period gives bit-identical features). Returns (B, dim)."""
+    k = torch.arange(1, dim // 2 + 1, device=v.device, dtype=torch.float32)
+    theta = torch.remainder(v.float(), period) * (2.0 * math.pi / period)
+    arg = theta[:, None] * k[None, :]
     return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
 
 
@@ -245,14 +261,16 @@ class ConditionalUNet(nn.Module):
         return self.bottleneck
 
     def embed(self, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """concat(PE(t), PE(s·μx), PE(s·μy)) (→ MLP when cfg.cond_mlp)."""
+        """concat(PE(t), PE(s·μx), PE(s·μy)) (→ MLP when cfg.cond_mlp); with
+        ``label_encoding="periodic"``, each μ through :func:`periodic_encoding` of period N = image_size."""
         d = self.cfg.emb_dim_per_var
-        s = self.cfg.label_scale
-        emb = torch.cat([
-            sinusoidal_encoding(t, d),
-            sinusoidal_encoding(labels[:, 0] * s, d),
-            sinusoidal_encoding(labels[:, 1] * s, d),
-        ], dim=1)
+        if self.cfg.label_encoding == "periodic":
+            n = float(self.cfg.image_size)
+            mu = [periodic_encoding(labels[:, i], d, n) for i in (0, 1)]
+        else:
+            s = self.cfg.label_scale
+            mu = [sinusoidal_encoding(labels[:, i] * s, d) for i in (0, 1)]
+        emb = torch.cat([sinusoidal_encoding(t, d), *mu], dim=1)
         if self.cond_mlp is not None:
             emb = self.cond_mlp(emb)
         return emb

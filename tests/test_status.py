@@ -1,0 +1,218 @@
+"""`status --priority` (issue 20): the decisive runs' progress and the core-hours left, estimated from
+measurements (stored runs, benchmarks/recipe.json), on planted priority lists, stores and records;
+`status --seeds/--recipe`; and README's generated training-cost table, current on the committed store."""
+
+import json
+
+import pytest
+
+from compdiff import cli, experiments, gpu_slot, paths, query, readme_costs, store
+from compdiff.experiments import ConfigError
+
+
+def _metrics(accuracy, *, images, ips, bf16=False, stop=None):
+    m = {"accuracy": accuracy, "n_eval_labels": 1,
+         "train": {"images": images, "images_per_second": ips, "train_seconds": images / ips, "device": "cpu",
+                   "bf16": bf16},
+         "curve": [{"images": images, "accuracy": accuracy, "eval_seconds": 30.0}]}
+    if stop:
+        m["stop"] = {"stopped": stop, "images": images}
+    return {"metrics": m}
+
+
+def _prio(tmp_path, text):
+    p = tmp_path / "prio.txt"
+    p.write_text(text)
+    return p
+
+
+def _plant_basic():
+    """basic cpu v-stop: seed 0 stopped at the bar (192k), seed 1 at its cap (512k), seed 2 missing;
+    basic cpu wsd-eps (no stop rule) seed 0 below the convergence bar. All fp32 on a CPU."""
+    v = [experiments.basic_config("cpu", seed=s, recipe="v-stop") for s in range(3)]
+    store.write("basic", v[0], _metrics(0.99, images=192_000, ips=50.0, stop="bar"))
+    store.write("basic", v[1], _metrics(0.90, images=v[1].train.images, ips=70.0, stop="cap"))
+    store.write("basic", experiments.basic_config("cpu", seed=0), _metrics(0.5, images=512_000, ips=60.0))
+    return v
+
+
+PRIO = ("basic    cpu 0-2 recipe=v-stop   # planted: at the bar, at the cap, missing\n"
+        "basic    cpu 0                   # wsd-eps: stored, below 90%\n"
+        "periodic cpu 0,1 recipe=v-stop   # nothing stored\n")
+
+
+def test_priority_rows_count_converged_capped_and_missing_runs(tmp_store, tmp_path):
+    v = _plant_basic()
+    rows, total = query.priority_rows(_prio(tmp_path, PRIO), recipe_records=tmp_path / "none.json", cpu_bf16=False)
+    counts = [{k: r[k] for k in ("runs", "stored", "converged", "unconverged", "missing")} for r in rows]
+    assert counts == [{"runs": 3, "stored": 2, "converged": 1, "unconverged": 1, "missing": 1},
+                      {"runs": 1, "stored": 1, "converged": 0, "unconverged": 1, "missing": 0},
+                      {"runs": 2, "stored": 0, "converged": 0, "unconverged": 0, "missing": 2}]
+    assert (total["runs"], total["missing"], total["unconverged"]) == (6, 3, 2)
+    (miss,) = [s for s in rows[0]["states"] if s.state == "missing"]
+    assert miss.job.config == v[2]
+    # images: the mean of the point's stored stop-rule runs (at the bar, at the cap); speed: the
+    # median of the stored fp32 runs of this model and batch size (50, 60, 70 images/s)
+    assert miss.images == (192_000 + v[1].train.images) / 2 and "this point (2)" in miss.images_source
+    assert miss.ips == 60.0 and "3 stored runs of this model at fp32" in miss.ips_source
+    assert rows[0]["seconds"] == pytest.approx(miss.images / 60.0)
+    # the periodic runs: no stop-rule run of their recipe stored under periodic/, no recipe records
+    per = rows[2]["states"]
+    assert all(s.images == s.job.config.train.images and "its cap" in s.images_source for s in per)
+    assert total["seconds"] == pytest.approx(rows[0]["seconds"] + rows[2]["seconds"])
+
+
+def test_priority_lines_show_rows_total_and_sources(tmp_store, tmp_path):
+    _plant_basic()
+    lines = query.priority_lines(_prio(tmp_path, PRIO), recipe_records=tmp_path / "none.json", cpu_bf16=False)
+    assert lines[0].split()[:5] == ["line", "source", "profile", "seeds", "filter"]
+    assert lines[1].split()[:9] == ["1", "basic", "cpu", "0-2", "recipe=v-stop", "3", "2", "1", "1"]
+    assert lines[3].split()[:4] == ["3", "periodic", "cpu", "0,1"]
+    total = next(ln for ln in lines if "total (distinct runs)" in ln)
+    assert total.split()[3:8] == ["6", "3", "1", "2", "3"]
+    text = "\n".join(lines)
+    assert "line 1: 1 run × 352,000 images (i1) at 60 images/s (s1)" in text
+    assert "i1: stored stop-rule runs of this point (2)" in text and "its cap (no measurement" in text
+    assert "line 2:" not in text  # nothing missing there
+    one = query.priority_lines(_prio(tmp_path, "basic cpu 1\n"), recipe_records=tmp_path / "none.json", cpu_bf16=False)
+    assert one[1].split()[4:9] == ["1", "0", "0", "0", "1"]  # no filter: the counts follow the seeds
+    assert "its budget (no stop rule)" in "\n".join(one)  # wsd-eps trains its whole budget
+
+
+def _study(tmp_path, records):
+    """A planted benchmarks/recipe.json whose records name recipe-study files beside it."""
+    bench = tmp_path / "bench" / "benchmarks"
+    (bench / "recipe_runs").mkdir(parents=True)
+    out = []
+    for name, cfg, stopped, images, ips in records:
+        (bench / "recipe_runs" / f"{name}.json").write_text(json.dumps(
+            {"recipe": name, "bar": 0.95, "every": 16_000, "cap": cfg.train.images,
+             "config": {"diffusion": cfg.diffusion.to_dict(), "train": cfg.train.to_dict(), "unet_preset": "tiny"}}))
+        out.append({"recipe": name, "seed": 0, "images_to_95": None, "images_per_s": ips, "stopped": stopped,
+                    "images_trained": images, "cpu": {"model": "planted", "flags": []},
+                    "source": f"benchmarks/recipe_runs/{name}.json (DDIM-25, 256 labels, every 16k)"})
+    (bench / "recipe.json").write_text(json.dumps(out))
+    return bench / "recipe.json"
+
+
+def test_estimates_fall_back_to_recipe_records_then_a_measured_precision_ratio(tmp_store, tmp_path):
+    from dataclasses import replace
+
+    v = experiments.basic_config("cpu", seed=0, recipe="v-stop")
+    study = replace(v, train=replace(v.train, images=256_000), stop=None)  # the study's config: capped at 256k
+    other = replace(study, train=replace(study.train, lr=4e-3))  # another recipe: not counted
+    rj = _study(tmp_path, [("v-s0", study, "bar", 192_000, 40.0), ("v-s2", study, "cap", 256_000, 60.0),
+                           ("lr-s0", other, "bar", 16_000, 50.0)])
+    ev = query.evidence(rj, cpu_bf16=False)
+    images, src = query.images_estimate("basic", v, ev)
+    assert images == (192_000 + v.train.images) / 2  # the capped record counts at this run's cap
+    assert "recipe.json (2 records of this recipe: 1 stopped at the bar, 1 at the study's cap" in src
+    ips, src = query.speed_estimate(v, ev, cpu_bf16=False)
+    # 40, 60 and the other recipe's 50: a speed is the model's, whatever its recipe
+    assert ips == 50.0 and src == "3 recipe.json records of this model at fp32"
+    # a frame size measured only in bf16 elsewhere: that speed times the fp32/bf16 ratio measured on
+    # the same model at another frame size (here 50 / 250)
+    store.write("basic", experiments.basic_config("cpu", seed=5), _metrics(1.0, images=512_000, ips=250.0, bf16=True))
+    (e,) = gpu_slot.read_priority(_prio(tmp_path, "efficiency cpu 0 fig05 recipe=v-stop\n"))
+    n16 = next(j.config for j in gpu_slot.resolve([e]) if j.config.unet.image_size == 16)
+    store.write("compose", replace(n16, stop=None), _metrics(1.0, images=384_000, ips=1000.0, bf16=True))
+    ev = query.evidence(rj, cpu_bf16=False)
+    ips, src = query.speed_estimate(n16, ev, cpu_bf16=False)
+    assert ips == pytest.approx(1000.0 * 0.2) and "× 0.20" in src and "another frame size" in src
+    assert query.speed_estimate(experiments.basic_config("paper"), ev, cpu_bf16=False)[0] is None
+
+
+def test_a_paused_run_counts_only_the_images_left(tmp_store, tmp_path):
+    from compdiff import monitor
+
+    assert query.STOP_HISTORY == monitor.HISTORY
+    v = _plant_basic()
+    scratch = paths.runs_dir() / "basic" / store.run_id(v[2])
+    scratch.mkdir(parents=True)
+    (scratch / query.STOP_HISTORY).write_text(json.dumps({"history": [{"images": 64_000}, {"images": 80_000}]}))
+    rows, _ = query.priority_rows(_prio(tmp_path, "basic cpu 2 recipe=v-stop\n"), cpu_bf16=False)
+    (s,) = rows[0]["states"]
+    assert s.done == 80_000 and s.images == 352_000 - 80_000 and rows[0]["in_progress"] == 1
+    assert "1 paused in runs/ with 80,000 images trained" in "\n".join(
+        query.priority_lines(_prio(tmp_path, "basic cpu 2 recipe=v-stop\n"), cpu_bf16=False))
+
+
+def test_committed_priority_list_adds_up():
+    rows, total = query.priority_rows()
+    assert [r["entry"].line for r in rows] == [e.line for e in gpu_slot.read_priority()]
+    for t in rows + [total]:
+        assert t["runs"] == t["stored"] + t["missing"] and t["stored"] == t["converged"] + t["unconverged"]
+    assert total["runs"] == len(gpu_slot.resolve(gpu_slot.read_priority()))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["status", "--seeds", "0-x"], "--seeds = '0-x' must be comma-separated non-negative integers"),
+    (["status", "--seeds", "2-0"], "--seeds = '2-0': the range '2-0' runs backwards"),
+    (["status", "--seed", "1", "--seeds", "0-2"], "--seed or --seeds, not both"),
+    (["status", "--recipe", "fast"], "recipe = 'fast' is not allowed; allowed: 'wsd-eps', 'v-stop'"),
+    (["status", "--recipe", "v-stop", "--profile", "paper"], "cpu profile only"),
+    (["status", "--priority", "--seeds", "0-2"], "it takes no --seeds"),
+    (["status", "fig06", "--priority"], "it takes no figure keys"),
+    (["status", "--priority", "--profile", "huge"], "unknown profile 'huge'"),
+])
+def test_bad_status_input_names_the_field(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_priority_file_names_its_line(tmp_path, capsys):
+    p = _prio(tmp_path, "basic cpu 0\nbasic cpu 0 recipe=fast\n")
+    assert cli.main(["status", "--priority", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "prio.txt line 2" in err and "allowed: 'wsd-eps', 'v-stop'" in err
+    assert cli.main(["status", "--priority", str(tmp_path / "nope.txt")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_figure_status_over_seeds_and_a_recipe(tmp_store):
+    for s in (0, 2):
+        store.write("basic", experiments.basic_config("cpu", seed=s), _metrics(1.0, images=512_000, ips=60.0))
+    store.write("basic", experiments.basic_config("cpu", seed=0, recipe="v-stop"),
+                _metrics(0.5, images=512_000, ips=60.0, stop="cap"))
+    plain = query.status_lines(["fig07"], "cpu")
+    assert query.status_lines(["fig07"], "cpu", seeds=(0,)) == plain and "seeds" not in plain[0]
+    three = query.status_lines(["fig07"], "cpu", seeds=query.parse_seeds("0-2"), verbose=True)
+    assert "seeds 0-2" in three[0] and three[1].split()[:5] == ["fig07", "3", "2", "1", "0"]
+    assert "missing: basic (seed 1)" in three[2]
+    v = query.status_lines(["fig07"], "cpu", recipe="v-stop")
+    assert "recipe v-stop" in v[0] and v[1].split()[:5] == ["fig07", "1", "1", "0", "1"]
+    assert query.parse_seeds("0-2,5,1") == (0, 1, 2, 5) and query.seed_text((0, 1, 2, 5, 7, 8)) == "0-2,5,7,8"
+
+
+# ---------------------------------------------------------------------------------------------
+# README's training-cost table
+
+
+def test_readme_cost_table_is_current():
+    """README.md's generated table equals what the committed store gives (regenerate:
+    python -m compdiff readme-costs --write, or make html)."""
+    assert readme_costs.current() == readme_costs.block(), \
+        "README.md's training-cost table is stale: run `python -m compdiff readme-costs --write`"
+
+
+def test_readme_cost_table_reads_the_metrics(tmp_store, tmp_path, monkeypatch, capsys):
+    for s in (0, 1):
+        store.write("basic", experiments.basic_config("cpu", seed=s), _metrics(1.0, images=512_000, ips=100.0 * (s + 1)))
+    body, total = readme_costs.rows()
+    fig7 = next(r for r in body if r[0] == "Fig 7")
+    # 2 runs, 1 per seed, seeds 0 and 1: 5120 s + 2560 s of training, 30 s of scoring each
+    assert fig7 == ["Fig 7", "2", "1", "0,1", "2.1 h", "1.1 h", "1 min", "1.0M", "cpu, fp32 (CPU model not recorded)"]
+    assert next(r for r in body if r[0] == "Fig 2")[1:4] == ["0", "1", "—"]
+    assert total[:2] == ["all figures (distinct runs)", "2"]
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nno markers\n")
+    monkeypatch.setattr(readme_costs, "README", readme)
+    with pytest.raises(ConfigError, match="training-costs:start"):
+        readme_costs.current()
+    readme.write_text(f"# x\n{readme_costs.START}\nold\n{readme_costs.END}\ntail\n")
+    assert cli.main(["readme-costs"]) == 1 and "stale" in capsys.readouterr().err
+    assert readme_costs.write() is True and readme_costs.write() is False
+    text = readme.read_text()
+    assert text.startswith(f"# x\n{readme_costs.START}\nMeasured training cost") and text.endswith(f"{readme_costs.END}\ntail\n")
+    assert cli.main(["readme-costs"]) == 0
