@@ -4,6 +4,7 @@
     PYTHONPATH=lib python benchmarks/recipe_study.py queue RECIPE:S …        # several, in order
     PYTHONPATH=lib python benchmarks/recipe_study.py queue --until 64000 RECIPE:S …  # a screen
     PYTHONPATH=lib python benchmarks/recipe_study.py list                    # recipes and state
+    PYTHONPATH=lib python benchmarks/recipe_study.py adopt v:0 v:1 v:2       # → the pipeline's v-stop runs
 
 A run trains in segments of ``EVERY`` images (exact resume between them) and, after each, scores
 its EMA model on 256 fixed training labels with a DDIM-25 (η = 1) sample per label and logs the
@@ -202,6 +203,63 @@ def train_one(name: str, seed: int, until: int | None = None) -> dict | None:
     return rec
 
 
+def adopt(name: str, seed: int, recipe: str = "v-stop") -> Path:
+    """Hand a study run to the pipeline as the ``basic`` run of the cpu ``recipe`` and ``seed``,
+    when the two configs differ only in the cap (``train.images``) and the stop rule, and the lr is
+    constant: then the cap does not enter the trajectory (``lr_at`` ignores it under a constant
+    schedule; the batch order, t and noise come from the seed), so the study's checkpoints are the
+    pipeline run's, bit for bit (tests/test_train.py checks this invariance). The checkpoints are
+    copied into ``runs/basic/<run id>/`` with the target's spec written into them, and the study's
+    checks become the run's stop history; the pipeline (``python -m compdiff train``, ``figure`` or
+    a worker) then resumes it: it stops where the history says (at the bar) or trains on to the
+    target's own bar or cap, and scores it. The study's checks drew samples at every check (no
+    label-use gate), so the adopted history has accuracies where a gated run would have none."""
+    import shutil
+
+    import torch
+
+    from compdiff import paths, store  # noqa: E402
+    from compdiff.train import RunSpec, load_checkpoint
+
+    desc, make = RECIPES[name]
+    src_cfg = make(seed)
+    dst = experiments.basic_config("cpu", seed=seed, recipe=recipe)
+    if src_cfg.train.lr_schedule != "constant":
+        raise SystemExit(f"{name}: lr_schedule {src_cfg.train.lr_schedule!r}: its cap enters the trajectory")
+    same = replace(src_cfg, train=replace(src_cfg.train, images=dst.train.images), stop=dst.stop)
+    if same != dst:
+        raise SystemExit(f"{name} seed {seed} is not the basic run of recipe {recipe!r} but for its cap: "
+                         f"{same} ≠ {dst}")
+    if dst.train.images < src_cfg.train.images:
+        raise SystemExit(f"{name}: the target's cap {dst.train.images} is below the study's {src_cfg.train.images}")
+    scratch = SCRATCH / f"{name}-s{seed}"
+    out = paths.runs_dir() / "basic" / store.run_id(dst)
+    if out.exists():
+        raise SystemExit(f"{out} exists: remove it first")
+    spec = RunSpec(unet=dst.unet, diffusion=dst.diffusion, train=dst.train)
+    tmp = out.with_name(out.name + ".adopting")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    src_hash = json.loads((scratch / "run_spec.json").read_text())["spec_hash"]
+    for ck in sorted(scratch.glob("*.pt")):
+        d = load_checkpoint(ck)
+        if d["spec_hash"] != src_hash:
+            raise SystemExit(f"{ck}: spec hash {d['spec_hash']} ≠ its run's {src_hash}")
+        d.update(spec=spec.to_dict(), spec_hash=spec.spec_hash(), adopted_from=f"recipe study {name} seed {seed}")
+        torch.save(d, tmp / ck.name)
+    for js in ("run_spec.json", "loss_curve.json"):
+        d = json.loads((scratch / js).read_text())
+        d["spec_hash"] = spec.spec_hash()
+        if "spec" in d:
+            d["spec"] = spec.to_dict()
+        (tmp / js).write_text(json.dumps(d, indent=1))
+    hist = json.loads((scratch / "history.json").read_text())
+    hist["adopted_from"] = f"benchmarks/recipe_study.py {name} seed {seed} (checks sampled at every point)"
+    (tmp / monitor.HISTORY).write_text(json.dumps(hist, indent=1))
+    tmp.rename(out)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -212,6 +270,9 @@ def main(argv=None) -> int:
     q.add_argument("jobs", nargs="+", help="RECIPE:SEED …, trained one after another")
     q.add_argument("--until", type=int, default=None,
                    help="a screen: pause each run after its check at this many images (resumable)")
+    ad = sub.add_parser("adopt", help="hand finished study runs to the pipeline as basic runs of a cpu recipe")
+    ad.add_argument("jobs", nargs="+", help="RECIPE:SEED …")
+    ad.add_argument("--recipe", default="v-stop", help="the cpu recipe (experiments.CPU_RECIPES) they are runs of")
     sub.add_parser("list")
     sub.add_parser("snapshot", help="write the records of the runs still training (finished: false)")
     a = ap.parse_args(argv)
@@ -221,6 +282,10 @@ def main(argv=None) -> int:
         for job in a.jobs:
             name, _, seed = job.partition(":")
             train_one(name, int(seed or 0), until=a.until)
+    elif a.cmd == "adopt":
+        for job in a.jobs:
+            name, _, seed = job.partition(":")
+            print(f"{job} → {adopt(name, int(seed or 0), a.recipe)}")
     elif a.cmd == "snapshot":
         for p in snapshot():
             print(f"wrote {p}")

@@ -288,3 +288,23 @@ def test_cond_lr_mult_groups_and_resume(tmp_path):
     plain = train(spec(), x, y, tmp_path / "plain", device="cpu", progress=False)
     sd_f, sd_p = full.raw_model.state_dict(), plain.raw_model.state_dict()
     assert not torch.equal(sd_f["cond_mlp.0.weight"], sd_p["cond_mlp.0.weight"])
+
+
+def test_the_cap_does_not_enter_a_constant_lr_trajectory(tmp_path):
+    """Under a constant lr a run's budget (train.images) is only where it stops: two runs that
+    differ in it alone stand at the same weights, EMA and data position at every shared point (what
+    benchmarks/recipe_study.py's `adopt` relies on). Under a decaying schedule they differ."""
+    x, y = bumps()
+    a = train(spec(images=128, lr_schedule="constant", warmup_images=32), x, y, tmp_path / "a",
+              device="cpu", progress=False, stop_after_images=96)
+    b = train(spec(images=256, lr_schedule="constant", warmup_images=32), x, y, tmp_path / "b",
+              device="cpu", progress=False, stop_after_images=96)
+    _same_state(a.raw_model, b.raw_model)
+    _same_state(a.ema_model, b.ema_model)
+    ca, cb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    assert torch.equal(ca["rng_state"], cb["rng_state"]) and torch.equal(ca["perm"], cb["perm"])
+    c = train(spec(images=256, lr_schedule="cosine"), x, y, tmp_path / "c", device="cpu", progress=False,
+              stop_after_images=96)
+    d = train(spec(images=128, lr_schedule="cosine"), x, y, tmp_path / "d", device="cpu", progress=False,
+              stop_after_images=96)
+    assert not torch.equal(c.raw_model.state_dict()["cond_mlp.0.weight"], d.raw_model.state_dict()["cond_mlp.0.weight"])
