@@ -20,7 +20,7 @@ import torch
 
 from . import clouds, data, evaluate, experiments, paths, store
 from .datasets import bump_run_data, compose_data
-from .devices import resolve_device
+from .devices import hardware_name, resolve_device
 from .diffusion import make_schedule
 from .sampling import (compact_cloud, epsilon_mse, failure_modes, generate, probe_samples, representation,
                        sampler_name)
@@ -123,7 +123,8 @@ def _artifacts(cfg, result, ds, eval_labels, curve, final_images, final_score, f
         "ddpm_check": check,
         "train": {"images": result.images_seen, "train_seconds": result.train_seconds_total,
                   "images_per_second": result.images_per_second, "device": result.device,
-                  "bf16": result.bf16, "parameters": n_params, "torch": torch.__version__},
+                  "bf16": result.bf16, "parameters": n_params, "torch": torch.__version__,
+                  "cpu_model": hardware_name(result.device)},
     }
     g = min(ev.grid_samples, len(eval_labels))
     grid_idx = np.linspace(0, len(eval_labels) - 1, g).round().astype(int) if g else np.zeros(0, int)
