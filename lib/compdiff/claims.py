@@ -900,7 +900,8 @@ def onset_readings(recs, grid, pc) -> list[OnsetReading]:
 @claim("percolation-onset", title="Accuracy jumps at the percolation λ_c(σ)",
        figures=("fig06", "fig14"), source="INFERRED: S2 ('sudden onset'); S1 Fig 6e",
        text="Model accuracy jumps where the simulation percolates: the λ of the accuracy rise "
-            "follows the simulated λ_c(σ), and σ = 0.1 never succeeds.",
+            "follows the simulated λ_c(σ), and σ = 0.1 never succeeds (swept as σ = 0.25, which renders the "
+            "same one-pixel images on the lattice).",
        check=f"for every σ, the λ where accuracy on the held-out labels first reaches 50% (λ < 1: at λ = 1 "
              f"nothing is held out) lies within {ONSET_TOLERANCE:g} of the simulated λ_c(σ) with the overlap "
              "the model sees (the rendered pixels; the analytic overlap is shown beside), both never where the "
