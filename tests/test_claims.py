@@ -325,10 +325,13 @@ def test_memoriser_matches_the_lattice_formula():
 # sample efficiency, percolation onset, continuous manifolds (Figs 5, 6e, 15)
 
 
-def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None):
-    """Plant every run of an efficiency figure; ``correct_fn(cfg, baselines)`` gives its samples."""
+def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None, lattices=None):
+    """Plant every run of an efficiency figure (on the lattice sides ``lattices``, default all);
+    ``correct_fn(cfg, baselines)`` gives its samples."""
     for s in seeds:
         for name, cfg in _points(figure, s).items():
+            if lattices is not None and cfg.frame not in lattices:
+                continue
             b = _data(cfg)[3]
             cloud = cloud_fn(cfg) if cloud_fn else None
             if store.lookup("compose", cfg) is None:
@@ -363,28 +366,92 @@ def test_sample_efficiency_planted(tmp_store, tmp_path, monkeypatch):
     assert _verdict("sample-efficiency") == "undecided"
 
 
-def _lambda_c():
-    pc = experiments.replace(experiments.percolation_config("cpu"), overlap="pixel")
+def _lambda_c(L=32):
+    pc = experiments.replace(experiments.percolation_config("cpu"), overlap="pixel", L=L)
     return claims.simulated_lambda_c(pc, tuple(experiments.efficiency_grid("cpu").sigmas))
 
 
-def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
-    lam_c = _lambda_c()
+def _follows(cfg, b):
+    """Held-out labels right from the simulated λ_c of the run's own lattice (L = N) on, training labels always."""
+    lam_c = _lambda_c(cfg.frame)[cfg.sigma]
+    return b.truth if np.isfinite(lam_c) and cfg.keep_fraction >= lam_c else b.train & b.truth
 
-    def follows(cfg, b):  # held-out labels right from the simulated λ_c on, training labels always
-        on = np.isfinite(lam_c[cfg.sigma]) and cfg.keep_fraction >= lam_c[cfg.sigma]
-        return b.truth if on else b.train & b.truth
-    _plant_efficiency("fig06", follows)
+
+def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
+    """The 32×32 sweep alone (no 16×16 run stored): the claim as before the seed lattice."""
+    _plant_efficiency("fig06", _follows, lattices=(32,))
     assert _verdict("percolation-onset") == "reproduced"
     _reset(monkeypatch, tmp_path, "null")  # the memoriser: its onset is λ ≈ 0.08 whatever σ
-    _plant_efficiency("fig06", lambda cfg, b: b.memoriser)
+    _plant_efficiency("fig06", lambda cfg, b: b.memoriser, lattices=(32,))
     assert _verdict("percolation-onset") == "not reproduced"
     _reset(monkeypatch, tmp_path, "unconverged")
-    _plant_efficiency("fig06", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,))
+    _plant_efficiency("fig06", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,), lattices=(32,))
     assert _verdict("percolation-onset") == "undecided"
     _reset(monkeypatch, tmp_path, "one")
-    _plant_efficiency("fig06", follows, seeds=(0,))
+    _plant_efficiency("fig06", _follows, seeds=(0,), lattices=(32,))
     assert _verdict("percolation-onset") == "provisional"
+
+
+def _onset():
+    return claims.measure_all("cpu", only=["percolation-onset"], stability=True)["percolation-onset"]
+
+
+def test_percolation_onset_reads_the_seeds_on_the_16x16_lattice(tmp_store, tmp_path, monkeypatch):
+    """Issue 20: the seeds live on the 16×16 sweep (judged against L = 16), the 32×32 sweep carries
+    seed 0 (judged against L = 32) and must agree."""
+    small = experiments.efficiency_grid("cpu").seed_lattice
+    n_sigma = len(experiments.efficiency_grid("cpu").sigmas)
+    assert small == 16 and _lambda_c(16) != _lambda_c(32)  # the two simulations differ (finite size)
+    _plant_efficiency("fig06", _follows, lattices=(16,))
+    _plant_efficiency("fig06", _follows, seeds=(0,), lattices=(32,))
+    res = _onset()
+    assert claims.verdict(res) == "reproduced" and res.seeds == SEEDS
+    lines = [d for d, _ in res.checks]
+    assert len(lines) == n_sigma * 4  # three 16×16 seeds and the 32×32 seed 0, every σ
+    assert sum("(L = 16)" in d for d in lines) == 3 * n_sigma
+    assert sum(d.startswith("32×32 seed 0") and "(agreement)" in d and "(L = 32)" in d for d in lines) == n_sigma
+    assert not any("DISAGREES" in d for d in lines)
+    # leaving a seed out hides its 16×16 runs only: the 32×32 agreement run is not a counted seed
+    assert res.left_out == {0: "reproduced", 1: "reproduced", 2: "reproduced"}
+    assert claims.stability_text(res).startswith("stable when any one seed is left out")
+    # a 32×32 seed whose onset is the memoriser's disagrees with the 16×16 seeds: named, and failed
+    _reset(monkeypatch, tmp_path, "disagree")
+    _plant_efficiency("fig06", _follows, lattices=(16,))
+    _plant_efficiency("fig06", lambda cfg, b: b.memoriser, seeds=(0,), lattices=(32,))
+    res = _onset()
+    assert claims.verdict(res) == "partly"
+    bad = [d for d, ok in res.checks if not ok]
+    assert len(bad) == n_sigma and all(d.startswith("32×32 seed 0") and "DISAGREES with the 16×16 seeds" in d
+                                       and "3 of 3 pass" in d for d in bad)
+    # one seed on each lattice: provisional, as any claim with one seed
+    _reset(monkeypatch, tmp_path, "one")
+    _plant_efficiency("fig06", _follows, seeds=(0,))
+    assert _verdict("percolation-onset") == "provisional"
+
+
+def test_percolation_onset_with_only_16x16_runs_is_undecided(tmp_store):
+    """Three 16×16 seeds and no 32×32 run: every 16×16 part is read, but the claim stays undecided
+    until the 32×32 seed 0 shows that the paper's lattice agrees."""
+    _plant_efficiency("fig06", _follows, lattices=(16,))
+    res = _onset()
+    assert claims.verdict(res) == "undecided" and claims.reading(res) == "reproduced"
+    assert res.undecided.startswith("no 32×32 run is stored") and "efficiency cpu 0 fig06" in res.undecided
+
+
+def test_onset_readings_simulate_on_the_records_lattice(tmp_store):
+    """claims.onset_readings runs the simulation at L = the records' N, and refuses a mix of lattices."""
+    pc = experiments.percolation_config("cpu")
+    g = experiments.efficiency_grid("cpu")
+    recs = {N: [query.Record(n, (), "compose", c, None) for n, c in _points("fig06", 0).items() if c.frame == N]
+            for N in (16, 32)}
+    for N in (16, 32):
+        sim = {o.sigma: o.simulated for o in claims.onset_readings(recs[N], g, pc)}
+        assert sim.keys() == _lambda_c(N).keys()
+        assert all(np.isnan(v) and np.isnan(_lambda_c(N)[s]) or v == _lambda_c(N)[s] for s, v in sim.items())
+    empty = claims.onset_readings([], g, pc, lattice=16)  # nothing stored: the lattice is named
+    assert [o.simulated for o in empty] == [o.simulated for o in claims.onset_readings(recs[16], g, pc)]
+    with pytest.raises(ValueError, match="16×16 and 32×32"):
+        claims.onset_readings(recs[16] + recs[32], g, pc)
 
 
 def _blobs(k, n=120, dim=8):

@@ -15,10 +15,19 @@ def test_sweep_points_share_runs_across_figures():
     cpu = {p.name: p.config for p in pts}
     ids = {n: store.run_id(c) for n, c in cpu.items()}
     g = experiments.efficiency_grid("cpu")
-    fig06 = [p for p in pts if "fig06" in p.figures]
+    fig06 = [p for p in pts if "fig06" in p.figures and p.config.frame == 32]
     assert len(fig06) == len(g.sigmas) * len(g.keep_fractions)
     # the swept values are the config's fields (never read from the name)
     assert {(p.config.sigma, p.config.keep_fraction) for p in fig06} == {(s, k) for s in g.sigmas for k in g.keep_fractions}
+    # Fig 6e's seed lattice: the same σ × λ grid on 16×16, shown by Fig 6 only; its σ = 1 column is Fig 5a's N = 16
+    n16 = [p for p in pts if p.name.startswith("fig06n16_")]
+    assert g.fig06_lattices == (32, 16) and all(p.figures == ("fig06",) and p.config.frame == p.config.n == 16 for p in n16)
+    assert {(p.config.sigma, p.config.keep_fraction) for p in n16} == {(s, k) for s in g.sigmas for k in g.keep_fractions}
+    assert all(p.config.unet == experiments.unet_at(fig06[0].config.unet, 16) for p in n16)
+    assert all(p.config == experiments.replace(cpu[experiments.fig06_name(p.config.sigma, p.config.keep_fraction)],
+                                               n=16, unet=p.config.unet) for p in n16)  # nothing else differs
+    assert {store.run_id(p.config) for p in n16 if p.config.sigma == 1.0} == \
+        {ids[f"fig05_bump_n16_p{lam:g}"] for lam in g.bump_keep_fractions}
     # Fig 5a at N = 32 is Fig 6e's σ = 1 column, one stored run each
     fig05 = {(p.config.frame, p.config.kind, p.config.keep_fraction): store.run_id(p.config) for p in pts if "fig05" in p.figures}
     for lam in g.bump_keep_fractions:
@@ -42,8 +51,14 @@ def test_sweep_points_share_runs_across_figures():
 
 def test_grid_overrides_are_checked_and_change_the_points():
     pts = experiments.efficiency_points("cpu", sigmas=[0.5, 1], keep_fractions=(0.2,))
-    fig06 = [p.config for p in pts if "fig06" in p.figures]
-    assert [(c.sigma, c.keep_fraction) for c in fig06] == [(0.5, 0.2), (1.0, 0.2)]
+    fig06 = [(p.config.frame, p.config.sigma, p.config.keep_fraction) for p in pts if "fig06" in p.figures]
+    assert fig06 == [(32, 0.5, 0.2), (32, 1.0, 0.2), (16, 0.5, 0.2), (16, 1.0, 0.2)]
+    # seeds on 32×32: the 32×32 sweep alone, with the same configs (the field is the grid's, no run's)
+    alone = experiments.efficiency_points("cpu", sigmas=[0.5, 1], keep_fractions=(0.2,), seed_lattice=32)
+    assert [p for p in pts if not p.name.startswith("fig06n16_")] == alone
+    assert not any(p.name.startswith("fig06n") for p in experiments.efficiency_points("paper"))
+    with pytest.raises(ConfigError, match="EfficiencyGrid.seed_lattice = 20 is not allowed; allowed: 16, 24, 32"):
+        experiments.efficiency_grid("cpu", seed_lattice=20)
     assert experiments.efficiency_grid("cpu", sigmas=[0.5]).sigmas == (0.5,)
     with pytest.raises(ConfigError, match=r"EfficiencyGrid.keep_fractions\[0\] = 1.5"):
         experiments.efficiency_grid("cpu", keep_fractions=[1.5])

@@ -71,6 +71,23 @@ def test_priority_list_filters_seeds_and_profile_override(tmp_path):
     assert all(j.config.unet == experiments.basic_config("smoke").unet for j in smoke)
 
 
+def test_priority_filter_patterns_select_run_names(tmp_path):
+    """A filter with * ? or [ is a pattern over run names: fig06n16_* keeps the 16×16 Fig 6e runs only."""
+    (e,) = gpu_slot.read_priority(_prio(tmp_path, "efficiency cpu 1 fig06n16_* recipe=v-stop\n"))
+    jobs = gpu_slot.resolve([e])
+    g = experiments.efficiency_grid("cpu")
+    assert len(jobs) == len(g.sigmas) * len(g.keep_fractions)
+    assert all(j.name.startswith("fig06n16_") and j.config.frame == 16 and j.config.train.seed == 1 for j in jobs)
+    assert all(j.config.stop is not None for j in jobs)  # the line's recipe
+    # a figure key keeps both lattices; names and patterns mix on one line
+    (e,) = gpu_slot.read_priority(_prio(tmp_path, "efficiency cpu 0 fig06 fig05_bump_n2?_p0.1\n"))
+    names = [j.name for j in gpu_slot.resolve([e])]
+    assert sum(n.startswith("fig06_") for n in names) == sum(n.startswith("fig06n16_") for n in names) == (len(names) - 1) // 2
+    assert names[-1] == "fig05_bump_n24_p0.1"
+    with pytest.raises(ConfigError, match="fig07_\\* name.* no run or figure of the efficiency sweep.*or a pattern"):
+        gpu_slot.read_priority(_prio(tmp_path, "efficiency cpu 0 fig07_*\n"))
+
+
 @pytest.mark.parametrize("text, match", [
     ("nosuch cpu 0\n", "unknown source 'nosuch'; allowed: basic, periodic, compose, efficiency"),
     ("basic huge 0\n", "unknown profile 'huge'; allowed: smoke, cpu, paper"),

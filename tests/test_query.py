@@ -20,7 +20,9 @@ def _cli(*args):
 
 def test_records_carry_the_config_and_its_swept_values():
     recs = query.records("fig06", "cpu", sigmas=[0.5, 1.0], keep_fractions=[0.1, 0.2])
-    assert len(recs) == 4 and all(r.figures == ("fig06", "fig14", "fig15") for r in recs)
+    # the 32×32 sweep (Figs 6, 14, 15) and its 16×16 seed lattice (Fig 6 only)
+    assert len(recs) == 8 and [r.figures for r in recs] == [("fig06", "fig14", "fig15")] * 4 + [("fig06",)] * 4
+    assert [r.params["N"] for r in recs] == [32] * 4 + [16] * 4
     assert {(r.params["sigma"], r.params["keep_fraction"]) for r in recs} == {(s, k) for s in (0.5, 1.0) for k in (0.1, 0.2)}
     for r in recs:  # the values come from the config, whatever the record is called
         assert (r.config.sigma, r.config.keep_fraction) == (r.params["sigma"], r.params["keep_fraction"])
@@ -44,13 +46,15 @@ def test_status_and_dry_run_on_figs_5_and_6():
     lines = out.stdout.splitlines()
     assert lines[0].startswith("figure") and [ln.split()[0] for ln in lines[1:]] == ["fig05", "fig06"]
     fig06 = lines[2].split()
-    assert int(fig06[1]) == 24 and int(fig06[2]) + int(fig06[3]) == 24  # runs = stored + missing
+    assert int(fig06[1]) == 48 and int(fig06[2]) + int(fig06[3]) == 48  # runs = stored + missing (32×32 and 16×16)
     dry = _cli("figure", "fig06", "--dry-run", "-p", "sigmas=[0.5, 1]", "-p", "keep_fractions=[0.1, 0.2]")
     assert dry.returncode == 0, dry.stderr
     rows = [ln for ln in dry.stdout.splitlines() if ln.startswith("  fig06_")]
     assert len(rows) == 4 and all("stored" in ln for ln in rows)  # these four are committed
     assert all(f"compose/{store.run_id(r.config)}" in " ".join(rows)
-               for r in query.records("fig06", "cpu", sigmas=[0.5, 1], keep_fractions=[0.1, 0.2]))
+               for r in query.records("fig06", "cpu", sigmas=[0.5, 1], keep_fractions=[0.1, 0.2]) if r.params["N"] == 32)
+    n16 = [ln for ln in dry.stdout.splitlines() if ln.startswith("  fig06n16_")]
+    assert len(n16) == 4 and all("N=16" in ln for ln in n16)  # the 16×16 seed lattice (Fig 6e's seeds)
     miss = _cli("figure", "fig05", "--dry-run", "-p", "frame_sizes=[48]", "-p", "bump_keep_fractions=[0.5]",
                 "-p", "mixed_keep_fractions=[0.5]")
     assert miss.returncode == 0 and miss.stdout.count("missing") == 2 and "to train:" in miss.stdout

@@ -861,12 +861,25 @@ class OnsetReading:
         return bool(self.within and (self.memoriser is None or self.memoriser.passed))
 
 
-def onset_readings(recs, grid, pc) -> list[OnsetReading]:
+def lattice_of(rec) -> int:
+    """The lattice side N of a Fig 6e record: 32, or the seed lattice's (``EfficiencyGrid.seed_lattice``)."""
+    return int(rec.params["N"])
+
+
+def onset_readings(recs, grid, pc, *, lattice: int | None = None) -> list[OnsetReading]:
     """:class:`OnsetReading` for every σ of the sweep ``grid`` (an ``EfficiencyGrid``) from one seed's
-    stored Fig 6 records ``recs``, against the percolation config ``pc``'s simulation: what the
+    stored Fig 6 records ``recs`` of one lattice, against the percolation config ``pc``'s simulation
+    run on that lattice (L = the records' N, else ``lattice``, else ``pc.L``): what the
     percolation-onset claim judges and the Fig 6 notebook prints."""
     from . import efficiency
 
+    sides = sorted({lattice_of(r) for r in recs})
+    if len(sides) > 1 or (sides and lattice is not None and sides != [lattice]):
+        raise ValueError(f"records of the {' and '.join(f'{N}×{N}' for N in sides)} lattice(s)"
+                         + (f" read as {lattice}×{lattice}" if lattice is not None else "")
+                         + ": read each lattice's runs apart (claims.lattice_of)")
+    L = sides[0] if sides else pc.L if lattice is None else lattice
+    pc = experiments.replace(pc, L=L)
     sigmas = tuple(grid.sigmas)
     sim = {overlap: simulated_lambda_c(experiments.replace(pc, overlap=overlap), sigmas)
            for overlap in ("pixel", "analytic")}
@@ -907,7 +920,13 @@ def onset_readings(recs, grid, pc) -> list[OnsetReading]:
              "the model sees (the rendered pixels; the analytic overlap is shown beside), both never where the "
              "bumps never connect; and at the first stored λ at or above the onset the model beats the "
              "memoriser on the held-out labels; every seed. A σ whose stored λ leave the onset in an interval "
-             "is judged only if the whole interval passes or fails.")
+             "is judged only if the whole interval passes or fails. Where the 16×16 companion sweep is stored "
+             "(EfficiencyGrid.seed_lattice: the seeds live on 16×16, since the onset is about λ and σ in lattice "
+             "units), the seeds counted are its seeds, each judged by this test against the simulation at L = 16; "
+             "and every stored 32×32 seed (seed 0 by design) must agree: at every σ the same test passes for it "
+             "against the simulation at L = 32 (its onset within "
+             f"{ONSET_TOLERANCE:g} of the L = 32 λ_c, the memoriser beaten above it). A σ not decided on either "
+             "lattice, or no 32×32 run stored, leaves the claim undecided.")
 def _percolation_onset(profile: str) -> Result:
     groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
@@ -916,6 +935,21 @@ def _percolation_onset(profile: str) -> Result:
         return groups.not_yet_run(f"needs the σ × λ model sweep of Fig 6e (0 of "
                                   f"{len(g.sigmas) * len(g.keep_fractions)} runs stored)")
     pc = experiments.percolation_config(prof)
+    by_lattice: dict = {}
+    for name, by_seed in named.items():
+        by_lattice.setdefault(lattice_of(next(iter(by_seed.values()))), {})[name] = by_seed
+    if set(by_lattice) - {32}:  # the seed lattice holds runs: the seeds are read there
+        if _LEFT_OUT.get():
+            # the 32×32 runs are the agreement check, not seeds of the verdict: leaving a seed out
+            # hides that seed's 16×16 runs only
+            token = _LEFT_OUT.set(frozenset())
+            try:
+                _, named_all = figure_records("fig06")
+            finally:
+                _LEFT_OUT.reset(token)
+            by_lattice[32] = {name: by_seed for name, by_seed in named_all.items()
+                              if lattice_of(next(iter(by_seed.values()))) == 32}
+        return _onset_on_seed_lattice(groups, by_lattice, g, pc, prof)
     seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
     checks, parts, open_, used = [], [], [], []
     for seed in seeds:
@@ -939,6 +973,64 @@ def _percolation_onset(profile: str) -> Result:
     if open_:  # the claim is about every σ: no verdict until each one's onset is decided
         res.undecided = (f"not every σ is decided ({len(checks)} of {len(g.sigmas) * len(seeds)} so far): "
                          + "; ".join(open_))
+    return finish(res, used, groups)
+
+
+def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
+    """The percolation-onset claim where the seed lattice's sweep is stored: each of its seeds judged
+    against the simulation on its lattice, each stored 32×32 seed against L = 32 for agreement."""
+    small = min(by_lattice)
+    seeds_of = {N: tuple(sorted({s for by_seed in named.values() for s in by_seed})) for N, named in by_lattice.items()}
+    checks, parts, open_, used, passes = [], [], [], [], {}
+    sims = {N: simulated_lambda_c(experiments.replace(pc, L=N, overlap="pixel"), tuple(g.sigmas)) for N in (small, 32)}
+    for N in (small, 32):  # the seed lattice first: the agreement lines name how its seeds read
+        named = by_lattice.get(N, {})
+        for seed in seeds_of.get(N, ()):
+            recs = [by_seed[seed] for by_seed in named.values() if seed in by_seed]
+            for o in onset_readings(recs, g, pc, lattice=N):
+                head = f"{N}×{N} seed {seed}, σ = {o.sigma:g}"
+                parts.append(f"{N}×{N} seed {seed} σ={o.sigma:g}: {o.onset.describe()} vs {format_lambda(o.simulated)} "
+                             f"(analytic {format_lambda(o.analytic)})")
+                if o.passed is None:
+                    open_.append(f"{head} ({len(o.onset.keep_fractions)} of {len(o.grid)} λ < 1 stored: "
+                                 + ("none" if o.onset.how == "none" else f"onset {o.onset.describe()}") + ")")
+                    continue
+                line = (f"{head}{' (agreement)' if N == 32 else ''}: model onset {o.onset.describe()} vs simulated λ_c "
+                        f"(L = {N}) {format_lambda(o.simulated)} (need within {ONSET_TOLERANCE:g})" + o.guard)
+                if N == small:
+                    passes.setdefault(o.sigma, []).append(o.passed)
+                else:
+                    seen = passes.get(o.sigma, [])
+                    line += (f"; the {small}×{small} seeds at this σ: {sum(seen)} of {len(seen)} pass"
+                             if seen else f"; no {small}×{small} seed decides this σ yet")
+                    if seen and o.passed != all(seen):
+                        line += (f"; DISAGREES with the {small}×{small} seeds (the {N}×{N} onset "
+                                 + ("fails" if not o.passed else "passes") + " where they "
+                                 + ("pass" if not o.passed else "do not") + ")")
+                checks.append((line, o.passed))
+                if o.guard_record is not None:
+                    used.append(o.guard_record)
+                used += [r for r in recs if r.params["sigma"] == o.sigma]
+    if not checks:
+        return groups.not_yet_run("no σ column decides its onset yet: " + "; ".join(open_))
+    seeds = seeds_of[small]
+    sim_text = "; ".join(f"L = {N}: " + ", ".join(f"σ={s:g} {format_lambda(v)}" for s, v in sims[N].items())
+                         for N in (small, 32))
+    res = Result(value=f"λ at 50% held-out accuracy vs simulated λ_c (pixel overlap, on the run's own lattice): "
+                       + "; ".join(parts), seeds=seeds, profile=prof, checks=checks, runs=_provenance(used),
+                 note=f"the seeds live on the {small}×{small} lattice (EfficiencyGrid.seed_lattice; the onset is about λ "
+                      f"and σ in lattice units, and a {small}×{small} run has {(small / 32) ** 2:g} of the labels and pixels of "
+                      f"a 32×32 one); the 32×32 sweep "
+                      f"carries seed 0 to show that the paper's lattice agrees (32×32 seeds stored: "
+                      f"{', '.join(map(str, seeds_of.get(32, ()))) or 'none'}). Simulated λ_c: {sim_text}")
+    why = []
+    if open_:  # the claim is about every σ: no verdict until each one's onset is decided
+        total = len(g.sigmas) * (len(seeds) + len(seeds_of.get(32, ())))
+        why.append(f"not every σ is decided ({len(checks)} of {total} so far): " + "; ".join(open_))
+    if not seeds_of.get(32):
+        why.append(f"no 32×32 run is stored: the agreement of the paper's lattice with the {small}×{small} seeds "
+                   "is not checked (the 32×32 sweep at seed 0: `efficiency cpu 0 fig06` in gpu_priority.txt)")
+    res.undecided = "; ".join(why)
     return finish(res, used, groups)
 
 

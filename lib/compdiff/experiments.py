@@ -172,7 +172,8 @@ class PercolationConfig(Config):
     fig14_threshold: float = field(default=0.05, metadata=spec(**_threshold, tag=STATED, why="Fig 14b"))
     L: int = field(default=32, metadata=spec(
         **_positive, tag=INFERRED, topic="Percolation lattice (L, spacing d)", group=("d",),
-        figures="6, 13, 14", why="The simulated lattice is the 32×32, d = 1 training lattice."))
+        figures="6, 13, 14", why="The simulated lattice is the 32×32, d = 1 training lattice (Fig 6e's 16×16 "
+                                 "seed-lattice runs are compared with the same simulation at L = 16)."))
     d: float = field(default=1.0, metadata=spec(
         kind="real", lo=0, lo_open=True, tag=INFERRED, why="the spacing of the training lattice"))
     trials: int = field(default=50, metadata=spec(
@@ -702,9 +703,10 @@ def compose_sweep(profile: str, *, seed: int = 0, **overrides) -> dict[str, Comp
 class EfficiencyGrid(Config):
     """The swept values of Figs 5 and 6e (INFERRED: spec §2), thinned for the cpu profile
     (:data:`EFFICIENCY_GRIDS`). λ, the kept share of a lattice, is ``keep_fraction`` everywhere:
-    Fig 6e sweeps it at each σ on the 32×32 lattice; Fig 5 at each frame size N, for 2D bumps only
-    and for 2D bumps with every 1D stripe (the share applies to the 2D bumps). The σ = 1 column of
-    Fig 6e is Fig 5a's N = 32 curve when the grids agree, and those runs are shared."""
+    Fig 6e sweeps it at each σ on the 32×32 lattice (and, for its seeds, on the ``seed_lattice``);
+    Fig 5 at each frame size N, for 2D bumps only and for 2D bumps with every 1D stripe (the share
+    applies to the 2D bumps). The σ = 1 column of Fig 6e is Fig 5a's N = 32 curve (and on the 16×16
+    lattice its N = 16 curve) when the grids agree, and those runs are shared."""
 
     sigmas: tuple = field(default=(0.25, 0.5, 0.75, 1.0), metadata=spec(  # Fig 6e
         item=spec(**_sigma), tag=INFERRED, topic="Fig 6e grid: σ and λ (cpu profile)", group=("keep_fractions",),
@@ -726,6 +728,17 @@ class EfficiencyGrid(Config):
         item=spec(**_fraction), tag=INFERRED, why="the Fig 6e λ grid"))
     mixed_keep_fractions: tuple = field(default=(0.01, 0.02, 0.05, 0.2), metadata=spec(
         item=spec(**_fraction), tag=INFERRED, why="lower than the 2D-only shares: the stripes carry most factors"))
+    # added after runs were stored: a grid field, not a run's, so no run id depends on it
+    seed_lattice: int = field(default=16, metadata=spec(
+        choices=tuple(N for N in FRAME_SIZES if N <= 32), tag=INFERRED,
+        topic="Fig 6e seeds on a smaller lattice (cpu profile)", figures="6",
+        why="Three seeds of every σ × λ cell of Fig 6e do not fit the CPU budget. The percolation onset is about "
+            "λ and σ in lattice units (spacing d = 1 at any N), not the image size, so the seeds live on a "
+            "companion sweep of the same σ × λ grid on the 16×16 lattice (runs fig06n16_*, a quarter of the "
+            "labels and of the cost; the simulated λ_c it is judged against is run at L = 16), and the 32×32 "
+            "sweep carries seed 0 only, to show that the paper's lattice agrees (judged against L = 32). Its σ = 1 "
+            "column is Fig 5a's N = 16 curve (shared runs). 32: the seeds live on 32×32 and there is no companion "
+            "sweep (the paper profile)."))
 
     def check_relations(self) -> None:
         from .data import same_renderings
@@ -735,6 +748,11 @@ class EfficiencyGrid(Config):
             pairs = ", ".join(f"{a:g} and {b:g}" for a, b in same)
             raise ConfigError(f"EfficiencyGrid.sigmas = {self.sigmas!r}: σ = {pairs} render the same images on "
                               "the integer lattice (data.same_renderings); keep one of each such pair")
+
+    @property
+    def fig06_lattices(self) -> tuple:
+        """The lattice sides N of the Fig 6e sweeps: 32 (the paper's), then :attr:`seed_lattice` if smaller."""
+        return (32,) if self.seed_lattice == 32 else (32, self.seed_lattice)
 
     def fig05_keep_fractions(self, kind: str) -> tuple:
         """Fig 5's shares for data ``kind``: "bump" (2D only) or "mixed" (with stripes)."""
@@ -747,7 +765,8 @@ EFFICIENCY_GRIDS = {
                             keep_fractions=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
                             frame_sizes=(16, 24, 32, 40, 48),
                             bump_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
-                            mixed_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)),
+                            mixed_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+                            seed_lattice=32),
     "cpu": EfficiencyGrid(),
     "smoke": EfficiencyGrid(sigmas=(0.5, 1.0), keep_fractions=(0.5, 1.0), frame_sizes=(16, 24),
                             bump_keep_fractions=(0.5, 1.0), mixed_keep_fractions=(0.1, 0.5)),
@@ -769,16 +788,24 @@ def unet_at(unet, frame: int):
     return replace(unet, image_size=frame, attention_resolutions=att)
 
 
+def fig06_name(sigma: float, lam: float, N: int = 32) -> str:
+    """The name of Fig 6e's (σ, λ) run on the N×N lattice: fig06_s… at N = 32, fig06n16_s… on the
+    seed lattice (:attr:`EfficiencyGrid.seed_lattice`)."""
+    return f"fig06{'' if N == 32 else f'n{N}'}_s{sigma:g}_l{lam:g}"
+
+
 def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None, recipe: str | None = None,
                       **grid) -> list[Point]:
     """Every model of Figs 5, 6e, 14c and 15 at ``profile`` (grid fields overridable):
 
     - Fig 6e (with 14c, 15): 2D bumps of width σ on a λ-subsample of the 32×32 lattice;
+    - Fig 6e's seed lattice (``seed_lattice``, 16: Fig 6 only): the same σ × λ grid on the 16×16 lattice;
     - Fig 5 "bump": 2D bumps, σ = 1, on a λ-subsample of the N×N lattice (Figs 5a, 5c);
     - Fig 5 "mixed": the same 2D bumps plus every 1D stripe of the (N + 12)² canvas (Figs 5b, 5c;
       the N = 32 runs are Fig 4g's models where λ matches).
 
-    Points with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1) are one stored run."""
+    Points with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1; Fig 5a at N = 16 and the
+    16×16 Fig 6e sweep at σ = 1) are one stored run."""
     b = compose_base(profile, seed, preset=preset, recipe=recipe)
     g = efficiency_grid(profile, **grid)
     rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
@@ -791,7 +818,11 @@ def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None,
     out = []
     for s in g.sigmas:
         for lam in g.keep_fractions:
-            out.append(Point(f"fig06_s{s:g}_l{lam:g}", ("fig06", "fig14", "fig15"), bumps(s, lam, 32)))
+            out.append(Point(fig06_name(s, lam), ("fig06", "fig14", "fig15"), bumps(s, lam, 32)))
+    for N in g.fig06_lattices[1:]:  # Figs 14c and 15 read the 32×32 runs only
+        for s in g.sigmas:
+            for lam in g.keep_fractions:
+                out.append(Point(fig06_name(s, lam, N), ("fig06",), bumps(s, lam, N)))
     for N in g.frame_sizes:
         for lam in g.bump_keep_fractions:
             out.append(Point(f"fig05_bump_n{N}_p{lam:g}", ("fig05",), bumps(1.0, lam, N)))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import json
 import math
 import os
@@ -56,8 +57,9 @@ BENCH_MAX_SECONDS = 60.0
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One line of the priority list: the runs of ``source`` at ``profile`` for each seed, kept by
-    ``filters`` (figure keys or run names of a sweep); ``recipe`` a cpu recipe; ``label_encoding`` the
-    UNet's label encoding of a ``periodic`` run (:data:`LABEL_ENCODING_SOURCES`; None: the default)."""
+    ``filters`` (figure keys, run names or run-name patterns of a sweep: :func:`keeps`); ``recipe`` a
+    cpu recipe; ``label_encoding`` the UNet's label encoding of a ``periodic`` run
+    (:data:`LABEL_ENCODING_SOURCES`; None: the default)."""
 
     source: str
     profile: str
@@ -96,6 +98,14 @@ class Job:
 # the sources whose config takes ``label_encoding=`` (experiments.periodic_config: the Figs 2, 3, 8 ablation)
 LABEL_ENCODING_SOURCES = ("periodic",)
 _OPTIONS = ("recipe=", "label_encoding=")  # the NAME=VALUE tokens of a line; every other token is a filter
+
+
+def keeps(filters: tuple, point) -> bool:
+    """Whether a priority line's ``filters`` keep a sweep's ``point``: no filter keeps every point; a
+    figure key keeps the runs that figure shows; a word with ``*``, ``?`` or ``[`` is a pattern over
+    run names (fnmatch: ``fig06n16_*``); any other word names one run."""
+    return not filters or any(f == point.name or f in point.figures
+                              or (any(c in f for c in "*?[") and fnmatch.fnmatchcase(point.name, f)) for f in filters)
 
 
 def _sources() -> tuple:
@@ -159,10 +169,11 @@ def read_priority(path=None) -> list[Entry]:
         if filters:  # names checked at the entry's own profile (another profile may lack some)
             pts = experiments.SWEEP_POINTS[source](profile, seed=entry.seeds[0])
             known = {p.name for p in pts} | {f for p in pts for f in p.figures}
-            bad = [f for f in filters if f not in known]
+            bad = [f for f in filters if not any(keeps((f,), p) for p in pts)]
             if bad:
                 raise ConfigError(f"{where}: {', '.join(bad)} name(s) no run or figure of the {source} sweep "
-                                  f"at profile {profile}; allowed: {', '.join(sorted(known))}")
+                                  f"at profile {profile}; allowed: {', '.join(sorted(known))}, or a pattern "
+                                  "over run names (fig06n16_*)")
         entries.append(entry)
     return entries
 
@@ -186,7 +197,7 @@ def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
             else:
                 exp = experiments.SWEEP_STORE[e.source]
                 found = [(exp, p.name, p.config) for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw)
-                         if not e.filters or p.name in e.filters or set(p.figures) & set(e.filters)]
+                         if keeps(e.filters, p)]
             for exp, name, cfg in found:
                 key = (exp, store.run_id(cfg))
                 if key not in seen:
