@@ -89,3 +89,21 @@ def test_runs_page_on_an_empty_store(tmp_store):
 def test_committed_runs_page_is_generated():
     text = (paths.BOOK / "runs.md").read_text()
     assert "generated" in text and "python -m compdiff runs-page" in text
+
+
+def test_runs_page_names_a_non_default_recipe_and_a_stop_rule():
+    """A stored run of another cpu recipe than the default is labelled with it (no figure reads it
+    yet), and a stop-rule run's budget reads as a cap, not as the images it saw."""
+    from compdiff import experiments
+
+    items = runs_page.entries()
+    for e in items:
+        budget = runs_page.data_summary(e.run.config)
+        assert ("capped at" in budget) == bool(e.run.config.get("stop")) and ("images seen" in budget) != ("capped at" in budget)
+    other = [e for e in items if e.recipe]
+    if not other:
+        pytest.skip("no run of a non-default cpu recipe stored")
+    for e in other:
+        assert e.recipe in experiments.CPU_RECIPES and e.recipe != experiments.CPU_RECIPE and not e.figures
+    text = runs_page.render_markdown(items)
+    assert text.count(f"recipe {other[0].recipe} (not the default)") >= 2 * sum(e.recipe == other[0].recipe for e in other)

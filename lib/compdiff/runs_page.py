@@ -30,6 +30,12 @@ class Entry:
     records: list = field(default_factory=list)  # query.Record of every (figure, profile, seed) that uses it
     figures: list = field(default_factory=list)
     profile: str | None = None
+    recipe: str | None = None  # a cpu recipe other than the default (no figure reads its runs yet)
+
+    @property
+    def where(self) -> str:
+        """The profile, and the recipe when it is not the default's."""
+        return (self.profile or "—") + (f", recipe {self.recipe} (not the default)" if self.recipe else "")
 
     @property
     def ref(self) -> str:
@@ -56,6 +62,15 @@ def entries() -> list[Entry]:
                     if fig not in e.figures:
                         e.figures.append(fig)
                     e.profile = e.profile or profile
+    # a run of another cpu recipe than the default: no figure shows it yet; name its profile and recipe
+    others = [name for name in experiments.CPU_RECIPES if name != experiments.CPU_RECIPE]
+    for fig in sorted(query.FIGURE_RUNS):
+        for name in others:
+            for seed in seeds:
+                for rec in query.records(fig, "cpu", seed=seed, recipe=name):
+                    e = by_ref.get(f"{rec.experiment}/{rec.run_id}") if rec.stored else None
+                    if e is not None and e.profile is None:
+                        e.profile, e.recipe = "cpu", name
     return list(by_ref.values())
 
 
@@ -87,7 +102,8 @@ def data_summary(cfg: dict, budget: bool = True) -> str:
         parts.append(f"{encoding} label encoding")
     t = cfg.get("train", {})
     if budget and t.get("images"):
-        parts.append(f"{t['images']:,} images seen")
+        parts.append(f"trained until its stop rule's bar, capped at {t['images']:,} images" if cfg.get("stop")
+                     else f"{t['images']:,} images seen")
     return ", ".join(parts)
 
 
@@ -129,6 +145,9 @@ def cost(run: store.Run) -> str:
 
 
 def command(e: Entry) -> str:
+    if e.recipe:
+        return (f"a run of the cpu recipe `{e.recipe}`: the `gpu_priority.txt` lines with `recipe={e.recipe}` "
+                "train it (`make workers` here, `make gpu-slot` on a GPU)")
     if not e.records:
         return (f"no figure asks for this config (made with sweep overrides or by earlier code): its config is "
                 f"`results/{e.ref}/config.json`")
@@ -198,7 +217,7 @@ def render_markdown(items: list[Entry] | None = None) -> str:
         t = e.run.json("metrics").get("train", {})
         mins = _minutes(t.get("train_seconds"))
         lines.append(f"| [`{e.ref}`](#{anchor(e)}) | {_figure_links(e, toc)} | {_cell(data_summary(c, budget=False))} | {seed} | "
-                     f"{e.profile or '—'} | {convergence(e.run)} | {_cell(accuracy(e.run))} | {mins} |")
+                     f"{e.where} | {convergence(e.run)} | {_cell(accuracy(e.run))} | {mins} |")
     lines += ["", "## Each run", ""]
     for e in items:
         c = e.run.config
@@ -207,7 +226,7 @@ def render_markdown(items: list[Entry] | None = None) -> str:
             f"({anchor(e)})=",
             f"### `{e.ref}`",
             "",
-            f"- **Figures:** {_figure_links(e, toc)}" + (f" ({e.profile} profile)" if e.profile else ""),
+            f"- **Figures:** {_figure_links(e, toc)}" + (f" ({e.where})" if e.profile else ""),
             f"- **Data and budget:** {data_summary(c)}; seed {c.get('train', {}).get('seed', '?')}",
             f"- **Convergence** (accuracy on its training labels): {convergence(e.run)}",
             f"- **Accuracy:** {accuracy(e.run)}",
