@@ -115,15 +115,11 @@ RECIPES = {
 
 
 def cpu_info() -> dict:
-    model, flags = platform.processor(), set()
-    if Path("/proc/cpuinfo").exists():
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+    from compdiff.query import cpu_info as read
+
+    model, flags = read()
     keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return {"model": model, "flags": keep}
+    return {"model": model or platform.processor(), "flags": keep}
 
 
 def record_path(name: str, seed: int) -> Path:

@@ -110,22 +110,16 @@ def _cpu_has_native_bf16() -> bool:
 
 def hardware_name(device: DeviceLike = "cpu") -> str:
     """What a run was trained on, for its metrics: the GPU's name on CUDA, else the CPU model
-    (``/proc/cpuinfo``'s model name, or ``platform.processor()``), with "avx512_bf16" appended when
-    the CPU has native bf16 (the kinds of our CPUs differ 4–5× in speed by it)."""
+    (:func:`compdiff.query.cpu_info`, or ``platform.processor()``) and whether it has native bf16
+    (our CPUs differ 4–5× in speed by it)."""
     import platform
-    from pathlib import Path
+
+    from .query import cpu_info
 
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     if dev.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_name(dev)
-    name = ""
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    name = name or platform.processor() or platform.machine() or "unknown CPU"
+    name = cpu_info()[0] or platform.processor() or platform.machine() or "unknown CPU"
     return name + (" (native bf16)" if _cpu_has_native_bf16() else " (no native bf16)")
 
 

@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__, experiments, paths, store
+from . import __version__, experiments, paths, query, store
 from .config import LABEL_ENCODINGS
 from .experiments import ConfigError
 
@@ -112,19 +112,6 @@ def _sources() -> tuple:
     return tuple(experiments.EXPERIMENTS) + tuple(experiments.SWEEP_POINTS)
 
 
-def _parse_seeds(tok: str, where: str) -> tuple:
-    seeds = []
-    for part in tok.split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part.strip())
-        if not m:
-            raise ConfigError(f"{where}: seeds {tok!r} must be comma-separated non-negative integers or a range 0-2")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo:
-            raise ConfigError(f"{where}: seed range {part!r} runs backwards")
-        seeds += range(lo, hi + 1)
-    return tuple(dict.fromkeys(seeds))
-
-
 def read_priority(path=None) -> list[Entry]:
     """The entries of a priority list (default :data:`PRIORITY_FILE`), checked: an unknown source,
     profile, figure or run name is an error naming the line and the allowed values."""
@@ -162,7 +149,7 @@ def read_priority(path=None) -> list[Entry]:
             if encoding not in LABEL_ENCODINGS:
                 raise ConfigError(f"{where}: label_encoding = {encoding!r} is not allowed; allowed: "
                                   f"{', '.join(LABEL_ENCODINGS)}")
-        entry = Entry(source, profile, _parse_seeds(seeds, where), filters, why.strip(), i, recipe, encoding)
+        entry = Entry(source, profile, query.parse_seeds(seeds, f"{where}: seeds"), filters, why.strip(), i, recipe, encoding)
         if filters and source in experiments.EXPERIMENTS:
             raise ConfigError(f"{where}: {source!r} is one run per seed; filters ({' '.join(filters)}) "
                               f"apply to the sweeps ({', '.join(experiments.SWEEP_POINTS)})")

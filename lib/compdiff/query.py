@@ -283,16 +283,17 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
     return lines
 
 
-def parse_seeds(text: str, name: str = "--seeds") -> tuple[int, ...]:
-    """Seeds written as ``0,1,2``, a range ``0-2``, or both (``0-2,5``), in order, once each."""
+def parse_seeds(text: str, name: str = "--seeds =") -> tuple[int, ...]:
+    """Seeds written as ``0,1,2``, a range ``0-2``, or both (``0-2,5``), in order, once each; ``name``
+    begins an error message (``--seeds =``, ``line 3: seeds``)."""
     seeds: list = []
     for part in str(text).split(","):
         lo, sep, hi = part.strip().partition("-")
         if not (lo.isdigit() and (not sep or hi.isdigit())):
-            raise ConfigError(f"{name} = {text!r} must be comma-separated non-negative integers or a range "
+            raise ConfigError(f"{name} {text!r} must be comma-separated non-negative integers or a range "
                               "such as 0-2 (e.g. 0-2 or 0,1,2)")
         if sep and int(hi) < int(lo):
-            raise ConfigError(f"{name} = {text!r}: the range {part.strip()!r} runs backwards")
+            raise ConfigError(f"{name} {text!r}: the range {part.strip()!r} runs backwards")
         seeds += range(int(lo), int(hi or lo) + 1)
     return tuple(dict.fromkeys(seeds))
 
@@ -358,7 +359,7 @@ _BF16_FLAGS = ("avx512_bf16", "amx_tile")
 STOP_HISTORY = "stop_history.json"
 
 
-def _cpuinfo() -> tuple[str | None, set]:
+def cpu_info() -> tuple[str | None, set]:
     """(CPU model, flags) of this machine from /proc/cpuinfo ((None, ∅) where there is none)."""
     model, flags = None, set()
     try:
@@ -376,7 +377,7 @@ def _cpuinfo() -> tuple[str | None, set]:
 def native_bf16() -> bool:
     """Whether this machine's CPU has bf16 instructions, the test ``bf16="auto"`` trains by (read
     from /proc/cpuinfo, so no torch is imported)."""
-    return bool(set(_BF16_FLAGS) & _cpuinfo()[1])
+    return bool(set(_BF16_FLAGS) & cpu_info()[1])
 
 
 def _plain(obj):
@@ -679,7 +680,7 @@ def priority_lines(path=None, *, profile: str | None = None, recipe_records=RECI
         if verbose:
             lines += [f"       {s.state}: {s.job.label}" for s in r["states"] if s.state != "converged"]
     lines.append(row(f"{'':>4} {'total (distinct runs)':<{10 + 7 + sw + fw + 3}}", total))
-    model, _ = _cpuinfo()
+    model, _ = cpu_info()
     lines += [
         "",
         f"converged: a stop-rule run that stopped at its bar (unconverged: at its cap, below the bar); a run "
