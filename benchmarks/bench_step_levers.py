@@ -1,15 +1,21 @@
 """Levers on the speed of one training step of the cpu profile's UNet (issue 18), one core.
 
-    PYTHONPATH=lib python benchmarks/bench_step_levers.py [--compile]
+    PYTHONPATH=lib python benchmarks/bench_step_levers.py [--compile] [--bf16]
 
 One training step = forward + loss + backward + AdamW on the ``tiny`` preset, batch 64, fp32. Each
-lever is timed in rounds alternating with the baseline in the same process (so a busy neighbour
+lever is timed in rounds alternating with its baseline in the same process (so a busy neighbour
 slows both alike); the ratio is lever images/s over baseline images/s (> 1 = faster):
 
 - batch 32 and batch 16 (images/s per image, the same images: more optimizer steps per image);
 - oneDNN (mkldnn) convolutions switched off (the native im2col path);
 - channels_last memory layout;
 - ``torch.compile`` of the model (only with ``--compile``: it compiles for minutes on a small CPU).
+
+With ``--bf16`` (only on a CPU with native bf16, see :func:`compdiff.devices.bf16_autocast_pays`)
+the step also runs under bf16 autocast, as training does there (:func:`compdiff.devices.autocast`
+around forward + loss): bf16 eager against the fp32 baseline, and, with ``--compile`` too,
+``torch.compile`` under bf16 autocast against the bf16 eager baseline. Each compiled model's loss on
+one fixed batch is checked against eager (same weights) and the relative difference printed.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 
+from compdiff.devices import autocast, bf16_autocast_pays  # noqa: E402
 from compdiff.diffusion import DiffusionConfig, make_schedule, training_loss  # noqa: E402
 from compdiff.unet import PRESETS, build_unet  # noqa: E402
 
 
-def stepper(batch=64, compiled=False, channels_last=False):
+def stepper(batch=64, compiled=False, channels_last=False, bf16=False):
     torch.manual_seed(0)
     model = build_unet(PRESETS["tiny"])
     if channels_last:
@@ -44,11 +51,26 @@ def stepper(batch=64, compiled=False, channels_last=False):
 
     def step():
         t = torch.randint(0, 1000, (batch,), generator=g)
-        loss = training_loss(fn, sch, x0, lab, t, torch.randn(x0.shape, generator=g))
+        with autocast("cpu", bf16):
+            loss = training_loss(fn, sch, x0, lab, t, torch.randn(x0.shape, generator=g))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
+    def check():
+        """Relative difference of the loss of ``fn`` (compiled) and the eager model, same weights,
+        one fixed batch, grad mode on (the training graph)."""
+        gc = torch.Generator().manual_seed(123)
+        xc = torch.rand(batch, 1, 32, 32, generator=gc) * 2 - 1
+        lc = torch.rand(batch, 2, generator=gc) * 32
+        tc = torch.randint(0, 1000, (batch,), generator=gc)
+        nc = torch.randn(xc.shape, generator=gc)
+        with autocast("cpu", bf16):
+            le = training_loss(model, sch, xc, lc, tc, nc).item()
+            lf = training_loss(fn, sch, xc, lc, tc, nc).item()
+        return le, lf, abs(lf - le) / abs(le)
+
+    step.check = check
     return step, batch
 
 
@@ -64,39 +86,65 @@ def images_per_s(step, batch, images=128, setup=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also bf16 autocast (eager vs fp32; compiled vs bf16 eager with --compile)")
     ap.add_argument("--rounds", type=int, default=4)
     a = ap.parse_args()
+    if a.bf16 and not bf16_autocast_pays("cpu"):
+        sys.exit("--bf16: this CPU has no native bf16 (avx512_bf16 / AMX), so bf16 autocast runs "
+                 "in slow emulation and training does not use it here; refusing to measure it.")
     torch.set_num_threads(1)
     base = stepper()
+    bases = {"fp32": base}
+    # name -> ((step, batch), on, off, baseline precision)
     levers = {
-        "batch 32": (stepper(32), None, None),
-        "batch 16": (stepper(16), None, None),
-        "oneDNN convolutions off": (base, lambda: setattr(torch.backends.mkldnn, "enabled", False),
-                                    lambda: setattr(torch.backends.mkldnn, "enabled", True)),
-        "channels_last": (stepper(channels_last=True), None, None),
+        "batch 32 (fp32)": (stepper(32), None, None, "fp32"),
+        "batch 16 (fp32)": (stepper(16), None, None, "fp32"),
+        "oneDNN convolutions off (fp32)": (
+            base, lambda: setattr(torch.backends.mkldnn, "enabled", False),
+            lambda: setattr(torch.backends.mkldnn, "enabled", True), "fp32"),
+        "channels_last (fp32)": (stepper(channels_last=True), None, None, "fp32"),
     }
+    checks = []
     if a.compile:
         t0 = time.perf_counter()
         c = stepper(compiled=True)
         c[0]()
         c[0]()
-        levers[f"torch.compile (compiled in {time.perf_counter() - t0:.0f} s)"] = (c, None, None)
-    for (step, _), _, _ in levers.values():
+        levers[f"torch.compile (fp32; compiled in {time.perf_counter() - t0:.0f} s)"] = (
+            c, None, None, "fp32")
+        checks.append(("fp32", c[0].check()))
+    if a.bf16:
+        bases["bf16"] = stepper(bf16=True)
+        levers["bf16 autocast, eager (vs fp32 eager)"] = (bases["bf16"], None, None, "fp32")
+        if a.compile:
+            t0 = time.perf_counter()
+            cb = stepper(compiled=True, bf16=True)
+            cb[0]()
+            cb[0]()
+            levers[f"torch.compile (bf16 autocast; compiled in {time.perf_counter() - t0:.0f} s)"] = (
+                cb, None, None, "bf16")
+            checks.append(("bf16 autocast", cb[0].check()))
+    for (step, _), _, _, _ in levers.values():
         step()
-    base[0]()
-    print("| lever | images/s | baseline images/s (batch 64, fp32, oneDNN) | ratio |")
+    for step, _ in bases.values():
+        step()
+    print("| lever | images/s | baseline images/s (batch 64, eager, oneDNN; precision) | ratio |")
     print("|---|---|---|---|")
-    for name, ((step, b), on, off) in levers.items():
+    for name, ((step, b), on, off, prec) in levers.items():
         lv, bs = [], []
         for _ in range(a.rounds):
-            bs.append(images_per_s(*base))
+            bs.append(images_per_s(*bases[prec]))
             lv.append(images_per_s(step, b, setup=on))
             if off:
                 off()
         lm, bm = statistics.median(lv), statistics.median(bs)
-        print(f"| {name} | {lm:.1f} | {bm:.1f} | {lm / bm:.2f}× |")
+        print(f"| {name} | {lm:.1f} | {bm:.1f} ({prec}) | {lm / bm:.2f}× |")
     print()
     print(f"torch {torch.__version__}, 1 thread; medians of {a.rounds} alternating rounds of 128 images.")
+    for prec, (le, lf, rel) in checks:
+        print(f"loss on one fixed batch, {prec}: eager {le:.6f}, compiled {lf:.6f}, "
+              f"relative difference {rel:.1e}")
 
 
 if __name__ == "__main__":
