@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--labels", type=int, default=128)
     ap.add_argument("--ks", nargs="+", type=int, default=[10, 25, 50, 100])
     a = ap.parse_args()
-    cfg = experiments.basic_config("cpu")
+    cfg = experiments.basic_config("cpu", recipe="wsd-eps")  # the run the table was measured on
     run = store.lookup("basic", cfg)
     if run is None:
         print(f"no stored basic cpu run ({store.run_id(cfg)}): make it with `python -m compdiff train basic --profile cpu`")

@@ -45,7 +45,8 @@ LABEL_USE = 0.5
 
 
 def _today(seed):
-    return experiments.basic_config("cpu", seed=seed)
+    # the recipe the study started from (the cpu default before issue 18's switch)
+    return experiments.basic_config("cpu", seed=seed, recipe="wsd-eps")
 
 
 def _constant(cfg, images=CAP):
@@ -83,7 +84,7 @@ def _lr(cfg, lr):
 
 # name → (description, seed → BumpRunConfig)
 RECIPES = {
-    "today": ("the cpu profile's recipe: ε-prediction, min-SNR-5, wsd lr (2e-3), 512k images", _today),
+    "today": ("the cpu profile's recipe before issue 18 (wsd-eps): ε-prediction, min-SNR-5, wsd lr (2e-3), 512k images", _today),
     "eps-minsnr-const": ("ε-prediction, min-SNR-5, constant lr 2e-3", lambda s: _constant(_today(s))),
     "v": ("v-prediction, plain v-MSE (x₀-error weight 1 + SNR), constant lr 2e-3",
           lambda s: _constant(_diff(_today(s), prediction="v", loss_weighting="none"))),

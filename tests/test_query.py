@@ -100,14 +100,30 @@ def test_no_module_imports_another_modules_private_names():
 def test_a_recipe_picks_other_configs_and_is_checked():
     from compdiff import experiments
     default = query.points("fig07", "cpu")[0][1].config
-    v = query.points("fig07", "cpu", recipe="v-stop")[0][1].config
-    assert v == experiments.basic_config("cpu", recipe="v-stop") != default
+    w = query.points("fig07", "cpu", recipe="wsd-eps")[0][1].config
+    assert w == experiments.basic_config("cpu", recipe="wsd-eps") != default
     assert default == experiments.basic_config("cpu", recipe=experiments.CPU_RECIPE)
+    # a held source reads its held recipe by default, and the default when asked
+    held = query.points("fig06", "cpu")[0][1].config
+    assert experiments.recipe_of(held) == experiments.default_recipe("efficiency") == "wsd-eps"
     assert all(p.config.stop is not None for _, p in query.points("fig06", "cpu", recipe="v-stop"))
     with pytest.raises(experiments.ConfigError, match="recipe"):
         query.points("fig06", "cpu", recipe="fast")
     with pytest.raises(experiments.ConfigError, match="cpu profile only"):
         query.points("fig07", "paper", recipe="v-stop")
+
+
+def test_each_source_reads_one_recipe():
+    """The cpu default is v-stop; a source held back (experiments.CPU_RECIPE_HELD) reads its held
+    recipe everywhere: every run a figure shows is of the recipe its source reads, never a mix."""
+    from compdiff import experiments
+    assert experiments.CPU_RECIPE == "v-stop"
+    for fig, (source, _) in query.FIGURE_RUNS.items():
+        want = experiments.default_recipe(source)
+        got = {experiments.recipe_of(p.config) for _, p in query.points(fig, "cpu")}
+        assert got == {want}, fig
+    with pytest.raises(experiments.ConfigError, match="source"):
+        experiments.default_recipe("fig07")
 
 
 def test_seeds_gathers_every_stored_seed_of_each_point(tmp_store):

@@ -32,12 +32,12 @@ def _plant_basic():
     v = [experiments.basic_config("cpu", seed=s, recipe="v-stop") for s in range(3)]
     store.write("basic", v[0], _metrics(0.99, images=192_000, ips=50.0, stop="bar"))
     store.write("basic", v[1], _metrics(0.90, images=v[1].train.images, ips=70.0, stop="cap"))
-    store.write("basic", experiments.basic_config("cpu", seed=0), _metrics(0.5, images=512_000, ips=60.0))
+    store.write("basic", experiments.basic_config("cpu", seed=0, recipe="wsd-eps"), _metrics(0.5, images=512_000, ips=60.0))
     return v
 
 
 PRIO = ("basic    cpu 0-2 recipe=v-stop   # planted: at the bar, at the cap, missing\n"
-        "basic    cpu 0                   # wsd-eps: stored, below 90%\n"
+        "basic    cpu 0 recipe=wsd-eps    # stored, below 90%\n"
         "periodic cpu 0,1 recipe=v-stop   # nothing stored\n")
 
 
@@ -74,8 +74,8 @@ def test_priority_lines_show_rows_total_and_sources(tmp_store, tmp_path):
     assert "line 1: 1 run × 352,000 images (i1) at 60 images/s (s1)" in text
     assert "i1: stored stop-rule runs of this point (2)" in text and "its cap (no measurement" in text
     assert "line 2:" not in text  # nothing missing there
-    one = query.priority_lines(_prio(tmp_path, "basic cpu 1\n"), recipe_records=tmp_path / "none.json", cpu_bf16=False)
-    assert one[1].split()[4:9] == ["1", "0", "0", "0", "1"]  # no filter: the counts follow the seeds
+    one = query.priority_lines(_prio(tmp_path, "basic cpu 1 recipe=wsd-eps\n"), recipe_records=tmp_path / "none.json", cpu_bf16=False)
+    assert one[1].split()[5:10] == ["1", "0", "0", "0", "1"]  # the counts follow the seeds
     assert "its budget (no stop rule)" in "\n".join(one)  # wsd-eps trains its whole budget
 
 
@@ -112,7 +112,7 @@ def test_estimates_fall_back_to_recipe_records_then_a_measured_precision_ratio(t
     assert ips == 50.0 and src == "3 recipe.json records of this model at fp32"
     # a frame size measured only in bf16 elsewhere: that speed times the fp32/bf16 ratio measured on
     # the same model at another frame size (here 50 / 250)
-    store.write("basic", experiments.basic_config("cpu", seed=5), _metrics(1.0, images=512_000, ips=250.0, bf16=True))
+    store.write("basic", experiments.basic_config("cpu", seed=5, recipe="wsd-eps"), _metrics(1.0, images=512_000, ips=250.0, bf16=True))
     (e,) = gpu_slot.read_priority(_prio(tmp_path, "efficiency cpu 0 fig05 recipe=v-stop\n"))
     n16 = next(j.config for j in gpu_slot.resolve([e]) if j.config.unet.image_size == 16)
     store.write("compose", replace(n16, stop=None), _metrics(1.0, images=384_000, ips=1000.0, bf16=True))
@@ -172,16 +172,16 @@ def test_bad_priority_file_names_its_line(tmp_path, capsys):
 
 def test_figure_status_over_seeds_and_a_recipe(tmp_store):
     for s in (0, 2):
-        store.write("basic", experiments.basic_config("cpu", seed=s), _metrics(1.0, images=512_000, ips=60.0))
-    store.write("basic", experiments.basic_config("cpu", seed=0, recipe="v-stop"),
-                _metrics(0.5, images=512_000, ips=60.0, stop="cap"))
+        store.write("basic", experiments.basic_config("cpu", seed=s), _metrics(1.0, images=200_000, ips=60.0, stop="bar"))
+    store.write("basic", experiments.basic_config("cpu", seed=0, recipe="wsd-eps"),
+                _metrics(0.5, images=512_000, ips=60.0))
     plain = query.status_lines(["fig07"], "cpu")
     assert query.status_lines(["fig07"], "cpu", seeds=(0,)) == plain and "seeds" not in plain[0]
     three = query.status_lines(["fig07"], "cpu", seeds=query.parse_seeds("0-2"), verbose=True)
     assert "seeds 0-2" in three[0] and three[1].split()[:5] == ["fig07", "3", "2", "1", "0"]
     assert "missing: basic (seed 1)" in three[2]
-    v = query.status_lines(["fig07"], "cpu", recipe="v-stop")
-    assert "recipe v-stop" in v[0] and v[1].split()[:5] == ["fig07", "1", "1", "0", "1"]
+    v = query.status_lines(["fig07"], "cpu", recipe="wsd-eps")
+    assert "recipe wsd-eps" in v[0] and v[1].split()[:5] == ["fig07", "1", "1", "0", "1"]
     assert query.parse_seeds("0-2,5,1") == (0, 1, 2, 5) and query.seed_text((0, 1, 2, 5, 7, 8)) == "0-2,5,7,8"
 
 
@@ -202,9 +202,10 @@ def test_readme_cost_table_reads_the_metrics(tmp_store, tmp_path, monkeypatch, c
     body, total = readme_costs.rows()
     fig7 = next(r for r in body if r[0] == "Fig 7")
     # 2 runs, 1 per seed, seeds 0 and 1: 5120 s + 2560 s of training, 30 s of scoring each
-    assert fig7 == ["Fig 7", "2", "1", "0,1", "2.1 h", "1.1 h", "1 min", "1.0M", "cpu, fp32 (CPU model not recorded)"]
-    assert next(r for r in body if r[0] == "Fig 2")[1:4] == ["0", "1", "—"]
-    assert total[:2] == ["all figures (distinct runs)", "2"]
+    assert fig7 == ["Fig 7", "v-stop", "2", "1", "0,1", "2.1 h", "1.1 h", "1 min", "1.0M", "cpu, fp32 (CPU model not recorded)"]
+    assert next(r for r in body if r[0] == "Fig 2")[1:5] == ["v-stop", "0", "1", "—"]
+    assert next(r for r in body if r[0] == "Fig 4")[1] == experiments.default_recipe("compose")
+    assert total[:3] == ["all figures (distinct runs)", "—", "2"]
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nno markers\n")
     monkeypatch.setattr(readme_costs, "README", readme)

@@ -86,6 +86,7 @@ class Result:
     score: list = field(default_factory=list)
     # {seed: what the claim reads with that seed left out} (:func:`leave_one_out`); None: not computed
     left_out: dict | None = None
+    recipe: str = ""  # the cpu recipe of the runs used (experiments.recipe_of; "" elsewhere)
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,10 @@ def undecided_unconverged(bad: list[str]) -> str:
 
 
 def finish(res: Result, records, groups: ProfileRuns) -> Result:
-    """Mark a measured result undecided where a run it used is unconverged, or unjudged (smoke)."""
+    """Mark a measured result undecided where a run it used is unconverged, or unjudged (smoke);
+    name the cpu recipe of the runs it used."""
+    if groups.shown_profile == "cpu":
+        res.recipe = " + ".join(sorted({experiments.recipe_of(r.config) for r in records}))
     if not groups.judged:
         res.judged = False
         res.undecided = "only `smoke` runs exist: a code-path check with a tiny model, not judged"

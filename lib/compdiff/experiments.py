@@ -343,18 +343,39 @@ CPU_RECIPES = {
               "training-label accuracy passes 95% at two consecutive checks (StopRule), capped at the "
               "wsd-eps budget (benchmarks/recipe.json)",
 }
-CPU_RECIPE = "wsd-eps"
+CPU_RECIPE = "v-stop"
+# The sources whose figures read the default only once its runs are stored (issue 20): until then a
+# source named here keeps the recipe its stored runs were made with. One source reads one recipe,
+# never a mix; the report, the runs page and the README say which recipe each figure reads. A
+# source leaves this table when the v-stop runs of every run its figures show are stored.
+CPU_RECIPE_HELD = {"compose": "wsd-eps", "efficiency": "wsd-eps"}
+RECIPE_SOURCES = ("basic", "periodic", "compose", "efficiency")
 
 
-def resolve_recipe(profile: str, recipe: str | None) -> str | None:
-    """The recipe a ``profile`` config is built with: ``recipe`` or :data:`CPU_RECIPE` at the cpu
-    profile; None at the others (which have one recipe each: naming one is an error)."""
+def default_recipe(source: str = "basic") -> str:
+    """The cpu recipe ``source``'s configs are built with by default (:data:`CPU_RECIPE`, or the
+    recipe :data:`CPU_RECIPE_HELD` keeps for it until its runs are stored)."""
+    check_choice("source", source, RECIPE_SOURCES)
+    return CPU_RECIPE_HELD.get(source, CPU_RECIPE)
+
+
+def recipe_of(cfg) -> str:
+    """The cpu recipe a cpu-profile run config (a config, or its stored dict) was built with:
+    v-stop trains to a stop rule, wsd-eps to a fixed budget."""
+    stop = cfg.get("stop") if isinstance(cfg, dict) else getattr(cfg, "stop", None)
+    return "v-stop" if stop is not None else "wsd-eps"
+
+
+def resolve_recipe(profile: str, recipe: str | None, source: str = "basic") -> str | None:
+    """The recipe a ``profile`` config of ``source`` is built with: ``recipe``, else
+    :func:`default_recipe` at the cpu profile; None at the others (which have one recipe each:
+    naming one is an error)."""
     if profile != "cpu":
         if recipe is not None:
             raise ConfigError(f"recipe = {recipe!r}: recipes are chosen at the cpu profile only "
                               f"(the {profile} profile has one); allowed at cpu: {', '.join(CPU_RECIPES)}")
         return None
-    recipe = CPU_RECIPE if recipe is None else recipe
+    recipe = default_recipe(source) if recipe is None else recipe
     check_choice("recipe", recipe, tuple(CPU_RECIPES))
     return recipe
 
@@ -368,9 +389,9 @@ def _v_stop(cfg, images: int):
 
 def basic_config(profile: str, *, seed: int = 0, recipe: str | None = None, **overrides) -> BumpRunConfig:
     """The basic experiment: 2D bumps, σ = 1, all 1024 labels of the 32×32 lattice (issue 3).
-    ``recipe``: one of :data:`CPU_RECIPES` (cpu profile only; default :data:`CPU_RECIPE`)."""
+    ``recipe``: one of :data:`CPU_RECIPES` (cpu profile only; default ``default_recipe("basic")``)."""
     check_profile(profile)
-    recipe = resolve_recipe(profile, recipe)
+    recipe = resolve_recipe(profile, recipe, "basic")
     presets, DiffusionConfig, TrainConfig = _engine_configs()
     if profile == "smoke":
         cfg = BumpRunConfig(
@@ -449,7 +470,8 @@ def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, l
     snapshots early (≈ epoch 1), through the middle and at the end of training. ``label_encoding``:
     how the labels enter the UNet (:data:`compdiff.config.LABEL_ENCODINGS`; "periodic" is the ablation
     whose μ and μ + 32 are one input, stored under ``periodic`` with its own run id)."""
-    base = basic_config(profile, seed=seed, recipe=recipe)
+    check_profile(profile)
+    base = basic_config(profile, seed=seed, recipe=resolve_recipe(profile, recipe, "periodic"))
     tr, diffusion = base.train, base.diffusion
     if profile == "smoke":
         points = (320, 1_600, 3_200)
@@ -578,11 +600,13 @@ class ComposeRunConfig(BumpRunConfig):
         return None if self.dataset.startswith("bump_") and self.dataset != "bump_stripes" else self.frame + 2 * LATENT_MARGIN
 
 
-def compose_base(profile: str, seed: int, *, preset: str | None = None, recipe: str | None = None) -> dict:
+def compose_base(profile: str, seed: int, *, preset: str | None = None, recipe: str | None = None,
+                 source: str = "compose") -> dict:
     """The engine configs (unet, diffusion, train, eval, stop) every composition and efficiency run
     of ``profile`` shares; ``preset`` swaps the UNet for another :data:`compdiff.unet.PRESETS` entry;
-    ``recipe`` picks a cpu recipe (:data:`CPU_RECIPES`)."""
-    base = basic_config(profile, seed=seed, recipe=recipe)
+    ``recipe`` picks a cpu recipe (:data:`CPU_RECIPES`; default that of ``source``: :func:`default_recipe`)."""
+    check_profile(profile)
+    base = basic_config(profile, seed=seed, recipe=resolve_recipe(profile, recipe, source))
     tr, ev, unet = base.train, base.eval, base.unet
     if profile == "cpu":
         # INFERRED (our budget): three quarters of the basic run, the lr decaying over the last
@@ -806,7 +830,7 @@ def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None,
 
     Points with the same config (Fig 5a at N = 32 and Fig 6e at σ = 1; Fig 5a at N = 16 and the
     16×16 Fig 6e sweep at σ = 1) are one stored run."""
-    b = compose_base(profile, seed, preset=preset, recipe=recipe)
+    b = compose_base(profile, seed, preset=preset, recipe=recipe, source="efficiency")
     g = efficiency_grid(profile, **grid)
     rep = RepresentationConfig(stored_components=32, **({"steps": 5, "batch_size": 64} if profile == "smoke" else {}))
 
@@ -841,8 +865,8 @@ def recipe_variants(seed: int = 0) -> dict:
     """The CPU training recipes compared in ``benchmarks/bench_recipe.py`` (issue 4), as the exact
     configs of their stored ``basic`` runs: the first cpu recipe (cosine lr, plain ε-MSE, 320k
     images), then constant lr + min-SNR (384k), then the current one (warmup-stable-decay +
-    min-SNR, 512k)."""
-    cur = basic_config("cpu", seed=seed)
+    min-SNR, 512k: the wsd-eps recipe)."""
+    cur = basic_config("cpu", seed=seed, recipe="wsd-eps")
     tr, dif = cur.train, cur.diffusion
     return {
         "cosine lr, ε-MSE": replace(cur, diffusion=replace(dif, loss_weighting="none"), eval=EvalConfig(),

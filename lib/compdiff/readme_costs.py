@@ -4,7 +4,7 @@
     python -m compdiff readme-costs --write    # rewrite it in README.md (``make html`` does)
 
 Per figure that uses trained models: the stored runs it reads at the cpu profile (every stored
-seed, the profile's recipe), how many, their summed and median training time, their scoring time,
+seed, the recipe its figures read: :func:`compdiff.experiments.default_recipe`), how many, their summed and median training time, their scoring time,
 the images they trained on, and the machine they were trained on, all read from the runs' own
 metrics (``results/*/*/metrics.json``). Nothing is typed: the table sits in README.md between
 :data:`START` and :data:`END` and a test fails when it is stale.
@@ -82,22 +82,24 @@ def rows() -> tuple[list[list[str]], list[str]]:
         every.update({rid: c for rid, c in zip(recs, costs)})
         have = sorted({r.params["seed"] for r in recs.values()})
         name = experiments.figure(fig).title.split(" — ")[0]
+        recipe = experiments.default_recipe(query.FIGURE_RUNS[fig][0])
         if not costs:
-            out.append([name, "0", str(per_seed), "—", "—", "—", "—", "—", "—"])
+            out.append([name, recipe, "0", str(per_seed), "—", "—", "—", "—", "—", "—"])
             continue
-        out.append([name, str(len(costs)), str(per_seed), query.seed_text(have), *_summary(costs)])
-    total = ["all figures (distinct runs)", str(len(every)), "—", "—", *_summary(list(every.values()))]
+        out.append([name, recipe, str(len(costs)), str(per_seed), query.seed_text(have), *_summary(costs)])
+    total = ["all figures (distinct runs)", "—", str(len(every)), "—", "—", *_summary(list(every.values()))]
     return out, total
 
 
 def block() -> str:
     """The generated text between :data:`START` and :data:`END`."""
     body, total = rows()
-    head = ["figure", "stored runs", "runs per seed", "seeds", "training, total", "training, median run",
+    head = ["figure", "recipe", "stored runs", "runs per seed", "seeds", "training, total", "training, median run",
             "scoring, total", "images trained", "trained on"]
     lines = [
         f"Measured training cost of the stored runs each figure reads at the {PROFILE} profile "
-        f"(recipe {experiments.CPU_RECIPE}, every stored seed), read from the runs' metrics: training time on "
+        f"(every stored seed of the recipe each figure reads: the default {experiments.CPU_RECIPE}, or the recipe a "
+        "figure keeps until its runs of the default are stored), read from the runs' metrics: training time on "
         "the run's own clock (one core a run), scoring time (the snapshots' sampling and scoring), images "
         "trained. A run several figures share counts in each row and once in the total. Generated from "
         f"`results/` by `{COMMAND}`, which `make html` runs; do not edit it by hand.",

@@ -30,12 +30,14 @@ class Entry:
     records: list = field(default_factory=list)  # query.Record of every (figure, profile, seed) that uses it
     figures: list = field(default_factory=list)
     profile: str | None = None
-    recipe: str | None = None  # a cpu recipe other than the default (no figure reads its runs yet)
+    recipe: str | None = None  # the cpu recipe it was trained with (cpu runs only)
+    unread: bool = False  # a run of a cpu recipe its figures do not read (yet)
 
     @property
     def where(self) -> str:
-        """The profile, and the recipe when it is not the default's."""
-        return (self.profile or "—") + (f", recipe {self.recipe} (not the default)" if self.recipe else "")
+        """The profile, its recipe at the cpu profile, and whether its figures read that recipe."""
+        return ((self.profile or "—") + (f", recipe {self.recipe}" if self.recipe else "")
+                + (" (its figures read another recipe for now)" if self.unread else ""))
 
     @property
     def ref(self) -> str:
@@ -62,15 +64,17 @@ def entries() -> list[Entry]:
                     if fig not in e.figures:
                         e.figures.append(fig)
                     e.profile = e.profile or profile
-    # a run of another cpu recipe than the default: no figure shows it yet; name its profile and recipe
-    others = [name for name in experiments.CPU_RECIPES if name != experiments.CPU_RECIPE]
+                    if e.profile == "cpu":
+                        e.recipe = experiments.recipe_of(rec.config)
+    # a run of a cpu recipe its figures do not read (experiments.default_recipe): name its profile and recipe
     for fig in sorted(query.FIGURE_RUNS):
-        for name in others:
+        shown = experiments.default_recipe(query.FIGURE_RUNS[fig][0])
+        for name in [n for n in experiments.CPU_RECIPES if n != shown]:
             for seed in seeds:
                 for rec in query.records(fig, "cpu", seed=seed, recipe=name):
                     e = by_ref.get(f"{rec.experiment}/{rec.run_id}") if rec.stored else None
                     if e is not None and e.profile is None:
-                        e.profile, e.recipe = "cpu", name
+                        e.profile, e.recipe, e.unread = "cpu", name, True
     return list(by_ref.values())
 
 
@@ -140,12 +144,15 @@ def cost(run: store.Run) -> str:
         return "—"
     ev = sum(float(c.get("eval_seconds", 0.0)) for c in m.get("curve", []))
     device = t.get("device", "?") + (", bf16" if t.get("bf16") else "")
+    # a run resumed at its end (adopted from the recipe study) trained no images in its last process:
+    # its speed is then the mean over its recorded training time
+    ips = t.get("images_per_second") or (t.get("images") or 0) / t["train_seconds"]
     return (f"{_minutes(t['train_seconds'])} training + {_minutes(ev)} scoring on {device} "
-            f"({t.get('images_per_second', 0):.0f} images/s, {t.get('parameters', 0):,} parameters)")
+            f"({ips:.0f} images/s, {t.get('parameters', 0):,} parameters)")
 
 
 def command(e: Entry) -> str:
-    if e.recipe:
+    if e.unread:
         return (f"a run of the cpu recipe `{e.recipe}`: the `gpu_priority.txt` lines with `recipe={e.recipe}` "
                 "train it (`make workers` here, `make gpu-slot` on a GPU)")
     if not e.records:
