@@ -217,3 +217,11 @@ def test_readme_cost_table_reads_the_metrics(tmp_store, tmp_path, monkeypatch, c
     text = readme.read_text()
     assert text.startswith(f"# x\n{readme_costs.START}\nMeasured training cost") and text.endswith(f"{readme_costs.END}\ntail\n")
     assert cli.main(["readme-costs"]) == 0
+
+
+def test_a_run_resumed_at_its_end_reads_its_mean_speed():
+    """A stop-rule run is trained, then resumed at its end to be scored: that last process trains
+    nothing (0 images/s), so its speed is the mean over its recorded training time."""
+    assert query.train_speed({"images_per_second": 250.0, "images": 1_000, "train_seconds": 10.0}) == 250.0
+    assert query.train_speed({"images_per_second": 0.0, "images": 192_000, "train_seconds": 640.0}) == 300.0
+    assert query.train_speed({"images_per_second": 0.0}) is None and query.train_speed({}) is None

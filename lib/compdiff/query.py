@@ -200,15 +200,29 @@ def _speed_key(cfg) -> tuple:
     return (store.canonical_json(cfg.unet), cfg.train.batch_size)
 
 
+def train_speed(train: dict) -> float | None:
+    """A stored run's training images/s from its metrics' ``train`` block: the speed of its last
+    training process, or, where that process trained nothing (a stop-rule run is trained, then
+    resumed at its end to be scored; an adopted run), the mean over its recorded training time.
+    None when neither is recorded."""
+    ips = train.get("images_per_second")
+    if ips:
+        return float(ips)
+    if train.get("images") and train.get("train_seconds"):
+        return float(train["images"]) / float(train["train_seconds"])
+    return None
+
+
 def measured_speeds() -> dict[tuple, float]:
     """Median training images/s of the stored runs, by (UNet config, batch size)."""
     speeds: dict = {}
     for run in store.list_runs():
         c = run.config
         t = run.json("metrics").get("train", {}) if "metrics.json" in run.manifest["files"] else {}
-        if "unet" in c and t.get("images_per_second"):
+        ips = train_speed(t)
+        if "unet" in c and ips:
             key = (store.canonical_json(c["unet"]), c["train"]["batch_size"])
-            speeds.setdefault(key, []).append(float(t["images_per_second"]))
+            speeds.setdefault(key, []).append(ips)
     return {k: statistics.median(v) for k, v in speeds.items()}
 
 
@@ -481,9 +495,9 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
             continue
         m = run.json("metrics")
         t = m.get("train") or {}
-        if t.get("images_per_second") and t.get("device") == "cpu":
-            speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append(
-                (float(t["images_per_second"]), "stored run"))
+        ips = train_speed(t)
+        if ips and t.get("device") == "cpu":
+            speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append((ips, "stored run"))
         if c.get("stop") and m.get("stop"):
             stopped.append((run.experiment, _point_key(c), recipe_key(c), _plain(c["stop"]),
                             int(m["stop"].get("images") or t.get("images"))))

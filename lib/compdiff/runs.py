@@ -121,8 +121,12 @@ def _artifacts(cfg, result, ds, eval_labels, curve, final_images, final_score, f
         "n_train_images": int(len(ds.labels)),
         "curve": curve,
         "ddpm_check": check,
+        # the last training process's speed; where it trained nothing (a stop-rule run resumed at its
+        # end to be scored), the mean over the run's recorded training time
         "train": {"images": result.images_seen, "train_seconds": result.train_seconds_total,
-                  "images_per_second": result.images_per_second, "device": result.device,
+                  "images_per_second": result.images_per_second or (
+                      result.images_seen / result.train_seconds_total if result.train_seconds_total else 0.0),
+                  "device": result.device,
                   "bf16": result.bf16, "parameters": n_params, "torch": torch.__version__,
                   "cpu_model": hardware_name(result.device)},
     }

@@ -144,9 +144,7 @@ def cost(run: store.Run) -> str:
         return "—"
     ev = sum(float(c.get("eval_seconds", 0.0)) for c in m.get("curve", []))
     device = t.get("device", "?") + (", bf16" if t.get("bf16") else "")
-    # a run resumed at its end (adopted from the recipe study) trained no images in its last process:
-    # its speed is then the mean over its recorded training time
-    ips = t.get("images_per_second") or (t.get("images") or 0) / t["train_seconds"]
+    ips = query.train_speed(t) or 0.0
     return (f"{_minutes(t['train_seconds'])} training + {_minutes(ev)} scoring on {device} "
             f"({ips:.0f} images/s, {t.get('parameters', 0):,} parameters)")
 
