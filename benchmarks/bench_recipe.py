@@ -8,7 +8,10 @@ Nothing is trained here. Two sources:
   ``benchmarks/recipe_runs/``, scored during training every 16k images on 256 fixed training labels
   with DDIM-25 (η = 1);
 - the stored ``basic`` runs of the earlier recipes (``experiments.recipe_variants``), scored at their
-  snapshots (every 64k images) with DDIM-50 on 256 labels (the last snapshot on all 1024).
+  snapshots (every 64k images) with DDIM-50 on 256 labels (the last snapshot on all 1024);
+- the stored ``basic`` runs of the ``cpu`` profile's default recipe (v-stop), scored at their
+  stop rule's checks (every 16k images, DDIM-25 on 256 fixed training labels, sampled once the
+  label is used), every stored seed.
 
 Crossings are interpolated linearly between checks; null means never reached within the run. A
 recipe is ``default`` when its config is the ``cpu`` profile's ``basic`` config.
@@ -104,8 +107,35 @@ def stored_records() -> list[dict]:
     return out
 
 
+def default_records(seeds=range(10)) -> list[dict]:
+    """The stored basic runs of the cpu default (a stop-rule recipe), from their stop histories."""
+    from compdiff import query
+
+    out = []
+    for seed in seeds:
+        cfg = experiments.basic_config("cpu", seed=seed)
+        run = store.lookup("basic", cfg)
+        if run is None or cfg.stop is None:
+            continue
+        m = run.json("metrics")
+        h = m["stop"]["history"]
+        checked = [x for x in h if x.get("accuracy") is not None]
+        cpu = m["train"].get("cpu_model") or "not recorded"
+        out.append(_record(
+            f"{experiments.recipe_of(cfg)} (cpu profile)", True, seed,
+            [(x["images"], x["accuracy"]) for x in checked], [(x["train_seconds"], x["accuracy"]) for x in checked],
+            query.train_speed(m["train"]) or 0.0, {"model": cpu, "flags": []},
+            f"results/basic/{run.run_id} (DDIM-25, {checked[-1]['labels'] if checked else '?'} labels, "
+            f"every {cfg.stop.every_images // 1000}k)",
+            {"stopped": m["stop"]["stopped"], "images_trained": int(m["stop"]["images"]),
+             "images_to_label_use": next((x["images"] for x in h if x.get("label_gap")
+                                          and min(x["label_gap"].values()) >= LABEL_USE), None)},
+            seconds_trained=h[-1]["train_seconds"]))
+    return out
+
+
 def main():
-    recs = stored_records() + study_records()
+    recs = stored_records() + default_records() + study_records()
     OUT.write_text(json.dumps(recs, indent=1) + "\n")
     fmt = lambda v: "never" if v is None else f"{v / 1000:,.0f}k"  # noqa: E731
     print("| recipe | default | seed | label used from | images to 60% | to 90% | to 95% | minutes | images/s | "

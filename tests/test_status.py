@@ -225,3 +225,15 @@ def test_a_run_resumed_at_its_end_reads_its_mean_speed():
     assert query.train_speed({"images_per_second": 250.0, "images": 1_000, "train_seconds": 10.0}) == 250.0
     assert query.train_speed({"images_per_second": 0.0, "images": 192_000, "train_seconds": 640.0}) == 300.0
     assert query.train_speed({"images_per_second": 0.0}) is None and query.train_speed({}) is None
+
+
+def test_a_speed_holds_across_label_encodings():
+    """The periodic label encoding has the sinusoidal one's widths: a speed measured on one is the
+    other's estimate (its runs are not 'untimed'); another width is another model."""
+    from dataclasses import replace
+
+    a = experiments.periodic_config("cpu")
+    b = experiments.periodic_config("cpu", label_encoding="periodic")
+    key = lambda c: query._speed_of(json.loads(store.canonical_json(c)))  # noqa: E731
+    assert key(a) == key(b)
+    assert key(replace(a, unet=replace(a.unet, base_channels=32))) != key(a)

@@ -872,7 +872,7 @@ def recipe_variants(seed: int = 0) -> dict:
         "cosine lr, ε-MSE": replace(cur, diffusion=replace(dif, loss_weighting="none"), eval=EvalConfig(),
                                     train=replace(tr, images=320_000, lr_schedule="cosine", decay_images=0)),
         "constant lr, min-SNR": replace(cur, train=replace(tr, images=384_000, lr_schedule="constant", decay_images=0)),
-        "wsd lr, min-SNR (cpu profile)": cur,
+        "wsd lr, min-SNR (wsd-eps)": cur,
     }
 
 

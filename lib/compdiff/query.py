@@ -367,6 +367,8 @@ RECIPE_RECORDS = paths.ROOT / "benchmarks" / "recipe.json"
 _NOT_RECIPE = ("images", "seed", "checkpoint_every_images", "resume_every_images", "log_every_images")
 # the fields of a UNet config that follow the frame size (experiments scales the attention with it)
 _FRAME_FIELDS = ("image_size", "attention_resolutions")
+# the fields of a UNet config that change what the model computes, not how much: a speed holds across them
+_COST_FREE_FIELDS = ("label_encoding", "label_scale")
 # the /proc/cpuinfo flags compdiff.devices probes for native bf16 (autocast pays only with them)
 _BF16_FLAGS = ("avx512_bf16", "amx_tile")
 # a stop-rule run's checks in its scratch folder: compdiff.monitor.HISTORY (monitor imports torch)
@@ -421,8 +423,10 @@ def recipe_key(cfg: dict) -> str | None:
 
 
 def _speed_of(cfg: dict) -> str:
-    """The model and batch size a speed measurement holds for."""
-    return store.canonical_json({"unet": _plain(cfg["unet"]), "batch_size": cfg["train"]["batch_size"]})
+    """The model and batch size a speed measurement holds for (how the label is encoded costs nothing:
+    the same widths either way)."""
+    unet = {f: v for f, v in _plain(cfg["unet"]).items() if f not in _COST_FREE_FIELDS}
+    return store.canonical_json({"unet": unet, "batch_size": cfg["train"]["batch_size"]})
 
 
 def _family(speed_key: str) -> str:
