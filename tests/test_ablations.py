@@ -91,6 +91,41 @@ def test_periodic_label_encoding_is_its_own_run_of_the_periodic_experiment():
         experiments.replace(base, unet=experiments.replace(base.unet, label_encoding="periodic"))
 
 
+def test_capacity_is_its_own_run_of_the_periodic_experiment():
+    """periodic_config(preset=): another UNet, otherwise the same run (and combinable with the label
+    encoding); an unknown preset names the allowed ones."""
+    from compdiff.config import PRESETS
+
+    for profile in ("cpu", "smoke"):
+        default = experiments.periodic_config(profile)
+        small = experiments.periodic_config(profile, preset="small")
+        assert small.unet == PRESETS["small"] and experiments.replace(small, unet=default.unet) == default
+        assert store.run_id(small) != store.run_id(default)
+        both = experiments.periodic_config(profile, preset="small", label_encoding="periodic")
+        assert both.unet == experiments.replace(PRESETS["small"], label_encoding="periodic")
+    with pytest.raises(ConfigError, match="preset = 'huge' is not allowed"):
+        experiments.periodic_config("cpu", preset="huge")
+
+
+def test_priority_preset_token(tmp_path):
+    """A priority line's preset=NAME: resolved into the configs, written back by str(entry), refused
+    on a source without presets or with an unknown name."""
+    p = tmp_path / "prio.txt"
+    p.write_text("periodic cpu 0,1 preset=small recipe=v-stop\ncompose cpu 0 fig11_lesion8 preset=small\n")
+    e1, e2 = gpu_slot.read_priority(p)
+    assert e1.preset == "small" and str(e1) == "periodic cpu 0,1 recipe=v-stop preset=small"
+    jobs = gpu_slot.resolve([e1, e2])
+    assert [j.config for j in jobs[:2]] == [experiments.periodic_config("cpu", seed=s, recipe="v-stop", preset="small")
+                                            for s in (0, 1)]
+    assert jobs[0].name == "periodic (preset=small)"
+    assert jobs[2].config == experiments.compose_sweep("cpu", preset="small")["fig11_lesion8"]
+    for bad, msg in (("basic cpu 0 preset=small", "preset= applies to periodic, compose, efficiency only"),
+                     ("periodic cpu 0 preset=huge", "preset = 'huge' is not allowed; allowed: ")):
+        p.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=msg):
+            gpu_slot.read_priority(p)
+
+
 def test_priority_list_holds_both_ablations():
     entries = gpu_slot.read_priority()
     jobs = gpu_slot.resolve(entries)

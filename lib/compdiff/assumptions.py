@@ -149,6 +149,11 @@ PAGE: list = [
                "384k images with a constant lr: the cap of a v-stop periodic run (it stops earlier, at its "
                "bar), and the whole budget of the wsd-eps run made before (which had no final lr decay). "
                "The accuracy of each is on the Fig 2 page.", "2, 3, 8"),
+    Assumption("Capacity ablation of the periodic model (cpu profile)", "experiments:(periodic_config('cpu', preset='small').unet.base_channels, periodic_config('cpu', preset='small').unet.emb_dim_per_var, periodic_config('cpu', preset='small').unet.cond_mlp_dim)", "INFERRED",
+               "The same periodic run with the small UNet (base width 32, label embedding 64 per coordinate, "
+               "1.6 M parameters, 4× the tiny model's), to see whether capacity changes the learned geometry; "
+               "the paper's own model (24 M) is the paper profile. Stored under periodic with its own run id; "
+               "drawn beside the default on the Fig 2 page.", "2, 3, 8"),
     Assumption("Composition models' budget (cpu profile, images seen)", "experiments:COMPOSE_CPU_IMAGES", "INFERRED",
                "Three quarters of the basic run's budget, the lr falling over the last quarter, so that the "
                "sweep of Figs 4, 10, 11, 12 fits a sitting; the basic run's recipe and UNet.", "4, 10, 11, 12"),

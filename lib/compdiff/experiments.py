@@ -465,13 +465,18 @@ class TorusRunConfig(BumpRunConfig):
 
 
 def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, label_encoding: str = "sinusoidal",
-                    **overrides) -> TorusRunConfig:
+                    preset: str | None = None, **overrides) -> TorusRunConfig:
     """Figs 2, 3, 8: periodic 2D bumps, σ = 1, all 1024 labels of the 32×32 torus lattice, with
     snapshots early (≈ epoch 1), through the middle and at the end of training. ``label_encoding``:
     how the labels enter the UNet (:data:`compdiff.config.LABEL_ENCODINGS`; "periodic" is the ablation
-    whose μ and μ + 32 are one input, stored under ``periodic`` with its own run id)."""
+    whose μ and μ + 32 are one input, stored under ``periodic`` with its own run id). ``preset``:
+    another UNet of :data:`compdiff.config.PRESETS` (the capacity ablation: does a wider model learn
+    the torus?), otherwise the same run, stored under ``periodic`` with its own run id."""
     check_profile(profile)
     base = basic_config(profile, seed=seed, recipe=resolve_recipe(profile, recipe, "periodic"))
+    if preset is not None:
+        check_choice("preset", preset, tuple(PRESETS))
+        base = replace(base, unet=PRESETS[preset])
     tr, diffusion = base.train, base.diffusion
     if profile == "smoke":
         points = (320, 1_600, 3_200)

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 from . import __version__, experiments, paths, query, store
-from .config import LABEL_ENCODINGS
+from .config import LABEL_ENCODINGS, PRESETS
 from .experiments import ConfigError
 
 PRIORITY_FILE = paths.ROOT / "gpu_priority.txt"
@@ -59,7 +59,8 @@ class Entry:
     """One line of the priority list: the runs of ``source`` at ``profile`` for each seed, kept by
     ``filters`` (figure keys, run names or run-name patterns of a sweep: :func:`keeps`); ``recipe`` a
     cpu recipe; ``label_encoding`` the UNet's label encoding of a ``periodic`` run
-    (:data:`LABEL_ENCODING_SOURCES`; None: the default)."""
+    (:data:`LABEL_ENCODING_SOURCES`; None: the default); ``preset`` another UNet
+    (:data:`compdiff.config.PRESETS`) for a source of :data:`PRESET_SOURCES` (None: the profile's)."""
 
     source: str
     profile: str
@@ -69,11 +70,13 @@ class Entry:
     line: int = 0
     recipe: str | None = None
     label_encoding: str | None = None
+    preset: str | None = None
 
     def __str__(self) -> str:
         return " ".join([self.source, self.profile, ",".join(map(str, self.seeds)), *self.filters]
                         + ([f"recipe={self.recipe}"] if self.recipe else [])
-                        + ([f"label_encoding={self.label_encoding}"] if self.label_encoding else []))
+                        + ([f"label_encoding={self.label_encoding}"] if self.label_encoding else [])
+                        + ([f"preset={self.preset}"] if self.preset else []))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +100,9 @@ class Job:
 
 # the sources whose config takes ``label_encoding=`` (experiments.periodic_config: the Figs 2, 3, 8 ablation)
 LABEL_ENCODING_SOURCES = ("periodic",)
-_OPTIONS = ("recipe=", "label_encoding=")  # the NAME=VALUE tokens of a line; every other token is a filter
+# the sources whose configs take ``preset=`` (another UNet of config.PRESETS: the capacity ablations)
+PRESET_SOURCES = ("periodic", "compose", "efficiency")
+_OPTIONS = ("recipe=", "label_encoding=", "preset=")  # the NAME=VALUE tokens of a line; every other token is a filter
 
 
 def keeps(filters: tuple, point) -> bool:
@@ -132,6 +137,7 @@ def read_priority(path=None) -> list[Entry]:
         source, profile, seeds = toks[0], toks[1], toks[2]
         recipe = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("recipe=")), None)
         encoding = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("label_encoding=")), None)
+        preset = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("preset=")), None)
         filters = tuple(t for t in toks[3:] if not t.startswith(_OPTIONS))
         if source not in _sources():
             raise ConfigError(f"{where}: unknown source {source!r}; allowed: {', '.join(_sources())}")
@@ -149,7 +155,13 @@ def read_priority(path=None) -> list[Entry]:
             if encoding not in LABEL_ENCODINGS:
                 raise ConfigError(f"{where}: label_encoding = {encoding!r} is not allowed; allowed: "
                                   f"{', '.join(LABEL_ENCODINGS)}")
-        entry = Entry(source, profile, query.parse_seeds(seeds, f"{where}: seeds"), filters, why.strip(), i, recipe, encoding)
+        if preset is not None:
+            if source not in PRESET_SOURCES:
+                raise ConfigError(f"{where}: preset= applies to {', '.join(PRESET_SOURCES)} only (not {source!r})")
+            if preset not in PRESETS:
+                raise ConfigError(f"{where}: preset = {preset!r} is not allowed; allowed: {', '.join(PRESETS)}")
+        entry = Entry(source, profile, query.parse_seeds(seeds, f"{where}: seeds"), filters, why.strip(), i, recipe,
+                      encoding, preset)
         if filters and source in experiments.EXPERIMENTS:
             raise ConfigError(f"{where}: {source!r} is one run per seed; filters ({' '.join(filters)}) "
                               f"apply to the sweeps ({', '.join(experiments.SWEEP_POINTS)})")
@@ -177,9 +189,12 @@ def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
         kw = {"recipe": e.recipe} if e.recipe and prof == "cpu" else {}
         if e.label_encoding:  # an architecture choice: kept at any profile
             kw["label_encoding"] = e.label_encoding
+        if e.preset:  # so is the UNet
+            kw["preset"] = e.preset
         for seed in e.seeds:
             if e.source in experiments.EXPERIMENTS:
-                name = e.source + (f" (label_encoding={e.label_encoding})" if e.label_encoding else "")
+                opts = [f"{k}={v}" for k, v in (("label_encoding", e.label_encoding), ("preset", e.preset)) if v]
+                name = e.source + (f" ({', '.join(opts)})" if opts else "")
                 found = [(e.source, name, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
             else:
                 exp = experiments.SWEEP_STORE[e.source]
