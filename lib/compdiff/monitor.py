@@ -88,15 +88,18 @@ def label_use_gap(model, schedule, images: np.ndarray, labels: np.ndarray, *,
 
 def run_data(cfg):
     """(training set, the evaluation labels of its training region, scorer) of a bump run
-    (basic, periodic) or a composition run; a run without a training region (the stripes-only
-    data) is checked on all its evaluation labels."""
+    (basic, periodic) or a composition run. A run with no training label on the frame lattice
+    (the stripe data, with or without its rim: 1D stripes and partly visible 2D examples) is
+    checked on its own training labels, each scored on the coordinates visible in the frame, as
+    its scoring does (``train_1d``); its frame lattice is all held out, the composition it is
+    judged on, never its convergence bar."""
     from . import datasets
 
     if hasattr(cfg, "dataset"):
         ds, labels, masks, score = datasets.compose_data(cfg)
         if masks["id"].any():
-            labels = labels[masks["id"]]
-        return ds, labels, score
+            return ds, labels[masks["id"]], score
+        return ds, np.asarray(ds.labels, np.float32), score
     ds, labels, score = datasets.bump_run_data(cfg)
     return ds, labels, score
 
