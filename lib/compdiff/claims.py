@@ -62,7 +62,13 @@ VERDICT_RULE = (
     "**Leave one seed out.** A model-based claim with two or more seeds is judged again with each seed left "
     "out in turn, by the same check on the remaining seeds; the row says *stable when any one seed is left "
     "out* when every such reading agrees with the full one, or names each seed whose absence changes it "
-    "(a seed that alone decides a verdict). A claim with one seed says that no such check is possible."
+    "(a seed that alone decides a verdict). A claim with one seed says that no such check is possible.\n\n"
+    "**What a `cpu` verdict covers.** The cpu profile trains the `tiny` UNet (0.41 M parameters; the "
+    "paper-scale model of the `paper` profile has 24 M). A verdict read at the cpu profile is about that model: "
+    "*not reproduced* says our tiny model, trained to convergence, does not show the phenomenon, not that the "
+    "paper's model does not. The ablations on the figure pages (the Fig 2 page: periodic label encoding, a 4× "
+    "larger UNet) test whether the encoding or the capacity changes a reading; a `paper` run, where one is "
+    "stored, takes precedence over the cpu ones."
 )
 
 
