@@ -133,12 +133,13 @@ def test_priority_list_holds_both_ablations():
     rim = [j for j in jobs if j.name.startswith("fig10_rim_p")]
     assert len(rim) == 4 * 3 and {j.config.stop is not None for j in rim} == {True}  # v-stop, seeds 0-2
     assert {j.config.train.seed for j in rim} == {0, 1, 2}
-    # seed 0 with every composition run (breadth first), seeds 1 and 2 after the composition seeds
+    # seed 0 of every composition run first (breadth first: the runs the figures need, then the rim
+    # sweep), seeds 1 and 2 after; the ablation's seed 0 between the two
     compose = [e for e in entries if e.source == "compose"]
-    assert by_line[rim[0].entry.line] == compose[0] and "fig10" in compose[0].filters
-    assert by_line[rim[-1].entry.line] == compose[2] and compose[2].filters == ("fig10",)
+    assert by_line[rim[0].entry.line] == compose[1] and compose[1].filters == ("fig10",) == compose[3].filters
+    assert by_line[rim[-1].entry.line] == compose[3] and compose[1].seeds == (0,)
     abl = [j for j in jobs if j.config.unet.label_encoding == "periodic"]
     assert [(j.experiment, j.config.train.seed) for j in abl] == [("periodic", s) for s in (0, 1, 2)]
     assert all(j.config == experiments.periodic_config("cpu", seed=j.config.train.seed, recipe="v-stop",
                                                        label_encoding="periodic") for j in abl)
-    assert compose[0].line < abl[0].entry.line < compose[1].line < abl[-1].entry.line
+    assert compose[1].line < abl[0].entry.line < compose[2].line < abl[-1].entry.line
