@@ -75,6 +75,11 @@ __all__ = [
 
 CKPT_FORMAT = "compdiff.train/1"
 LAST = "last.pt"
+# One model on a CPU trains in the channels_last memory layout: oneDNN's convolutions run faster on
+# it (benchmarks/RESULTS.md, bench_step_levers: 1.14× in fp32 on an AVX2 core, 1.15–1.18× under bf16
+# autocast on a core with native bf16). Only the order of float operations changes (tests/golden.json
+# holds within its tolerances); the K-model vmap path and the GPU keep the default layout.
+CPU_CHANNELS_LAST = True
 SPEC_JSON = "run_spec.json"
 LOSS_JSON = "loss_curve.json"
 
@@ -442,6 +447,8 @@ def _train_group(runs: list[_Run], device: torch.device, progress: bool,
 
     if K == 1:
         model = models[0].to(device)
+        if CPU_CHANNELS_LAST and device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
         ema_model = None
         if tcfg.ema_decay is not None:
             ema_model = copy.deepcopy(model).eval()
