@@ -144,7 +144,10 @@ PAGE: list = [
                "(benchmarks/recipe.json) it reached 95% on basic at about 2.6× fewer images than wsd-eps. A "
                "source whose v-stop runs are not all stored yet keeps reading its wsd-eps runs (the second "
                "value: source → recipe) so that no figure mixes recipes; the report's profile column names "
-               "each claim's recipe. Either recipe's runs are kept under their own configs.", "all cpu models"),
+               "each claim's recipe. Either recipe's runs are kept under their own configs. The paper profile "
+               "keeps the spec's reconstruction (ε-prediction, 300 epochs, no stop rule): its runs follow the "
+               "paper's training, snapshots at fixed epochs included; v-stop is the CPU's economy, measured "
+               "against the tiny model only.", "all cpu models"),
     Assumption("Periodic model budget and lr (cpu profile)", "experiments:(periodic_config('cpu').train.images, periodic_config('cpu').train.lr_schedule)", "INFERRED",
                "384k images with a constant lr: the cap of a v-stop periodic run (it stops earlier, at its "
                "bar), and the whole budget of the wsd-eps run made before (which had no final lr decay). "
