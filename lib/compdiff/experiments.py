@@ -380,6 +380,13 @@ def resolve_recipe(profile: str, recipe: str | None, source: str = "basic") -> s
     return recipe
 
 
+def preset_unet(preset: str):
+    """The UNet config of a :data:`compdiff.config.PRESETS` entry, by name (checked)."""
+    presets = _engine_configs()[0]
+    check_choice("preset", preset, tuple(presets))
+    return presets[preset]
+
+
 def _v_stop(cfg, images: int):
     """``cfg`` under the v-stop recipe, capped at ``images``."""
     return replace(cfg, diffusion=replace(cfg.diffusion, prediction="v", loss_weighting="none"),
@@ -475,8 +482,7 @@ def periodic_config(profile: str, *, seed: int = 0, recipe: str | None = None, l
     check_profile(profile)
     base = basic_config(profile, seed=seed, recipe=resolve_recipe(profile, recipe, "periodic"))
     if preset is not None:
-        check_choice("preset", preset, tuple(PRESETS))
-        base = replace(base, unet=PRESETS[preset])
+        base = replace(base, unet=preset_unet(preset))
     tr, diffusion = base.train, base.diffusion
     if profile == "smoke":
         points = (320, 1_600, 3_200)
@@ -622,9 +628,7 @@ def compose_base(profile: str, seed: int, *, preset: str | None = None, recipe: 
     elif profile == "smoke":
         ev = replace(ev, ddpm_check_labels=0)
     if preset is not None:
-        presets = _engine_configs()[0]
-        check_choice("preset", preset, tuple(presets))
-        unet = presets[preset]
+        unet = preset_unet(preset)
     out = dict(unet=unet, diffusion=base.diffusion, train=tr, eval=ev)
     if base.stop is not None:
         out["stop"] = base.stop
