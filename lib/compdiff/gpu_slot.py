@@ -60,7 +60,9 @@ class Entry:
     ``filters`` (figure keys, run names or run-name patterns of a sweep: :func:`keeps`); ``recipe`` a
     cpu recipe; ``label_encoding`` the UNet's label encoding of a ``periodic`` run
     (:data:`LABEL_ENCODING_SOURCES`; None: the default); ``preset`` another UNet
-    (:data:`compdiff.config.PRESETS`) for a source of :data:`PRESET_SOURCES` (None: the profile's)."""
+    (:data:`compdiff.config.PRESETS`) for a source of :data:`PRESET_SOURCES` (None: the profile's); ``around``
+    a figure of :data:`compdiff.placement.CURVES` for a source of :data:`AROUND_SOURCES`: keep only the
+    cells next to that figure's crossings (the seeds after the first, where a dense sweep decides)."""
 
     source: str
     profile: str
@@ -71,12 +73,14 @@ class Entry:
     recipe: str | None = None
     label_encoding: str | None = None
     preset: str | None = None
+    around: str | None = None
 
     def __str__(self) -> str:
         return " ".join([self.source, self.profile, ",".join(map(str, self.seeds)), *self.filters]
                         + ([f"recipe={self.recipe}"] if self.recipe else [])
                         + ([f"label_encoding={self.label_encoding}"] if self.label_encoding else [])
-                        + ([f"preset={self.preset}"] if self.preset else []))
+                        + ([f"preset={self.preset}"] if self.preset else [])
+                        + ([f"around={self.around}"] if self.around else []))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +106,10 @@ class Job:
 LABEL_ENCODING_SOURCES = ("periodic",)
 # the sources whose configs take ``preset=`` (another UNet of config.PRESETS: the capacity ablations)
 PRESET_SOURCES = ("periodic", "compose", "efficiency")
-_OPTIONS = ("recipe=", "label_encoding=", "preset=")  # the NAME=VALUE tokens of a line; every other token is a filter
+# the sources whose lines take ``around=FIGURE`` (placement.CURVES: a dense sweep's extra seeds go to the
+# cells around each crossing)
+AROUND_SOURCES = ("efficiency",)
+_OPTIONS = ("recipe=", "label_encoding=", "preset=", "around=")  # the NAME=VALUE tokens of a line; every other token is a filter
 
 
 def keeps(filters: tuple, point) -> bool:
@@ -138,6 +145,7 @@ def read_priority(path=None) -> list[Entry]:
         recipe = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("recipe=")), None)
         encoding = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("label_encoding=")), None)
         preset = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("preset=")), None)
+        near = next((t.split("=", 1)[1] for t in toks[3:] if t.startswith("around=")), None)
         filters = tuple(t for t in toks[3:] if not t.startswith(_OPTIONS))
         if source not in _sources():
             raise ConfigError(f"{where}: unknown source {source!r}; allowed: {', '.join(_sources())}")
@@ -160,8 +168,15 @@ def read_priority(path=None) -> list[Entry]:
                 raise ConfigError(f"{where}: preset= applies to {', '.join(PRESET_SOURCES)} only (not {source!r})")
             if preset not in PRESETS:
                 raise ConfigError(f"{where}: preset = {preset!r} is not allowed; allowed: {', '.join(PRESETS)}")
+        if near is not None:
+            from .placement import CURVES
+
+            if source not in AROUND_SOURCES:
+                raise ConfigError(f"{where}: around= applies to {', '.join(AROUND_SOURCES)} only (not {source!r})")
+            if near not in CURVES:
+                raise ConfigError(f"{where}: around = {near!r} is not allowed; allowed: {', '.join(CURVES)}")
         entry = Entry(source, profile, query.parse_seeds(seeds, f"{where}: seeds"), filters, why.strip(), i, recipe,
-                      encoding, preset)
+                      encoding, preset, near)
         if filters and source in experiments.EXPERIMENTS:
             raise ConfigError(f"{where}: {source!r} is one run per seed; filters ({' '.join(filters)}) "
                               f"apply to the sweeps ({', '.join(experiments.SWEEP_POINTS)})")
@@ -177,10 +192,12 @@ def read_priority(path=None) -> list[Entry]:
     return entries
 
 
-def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
+def resolve(entries: list[Entry], profile: str | None = None, notes: list | None = None) -> list[Job]:
     """Every run of ``entries`` in priority order (a run two entries share comes once, at the first).
     ``profile`` resolves every entry at that profile instead of its own (``--profile smoke``).
-    The configs come from :mod:`compdiff.experiments` and so follow whatever a profile says."""
+    The configs come from :mod:`compdiff.experiments` and so follow whatever a profile says. A line
+    with ``around=FIGURE`` keeps only the cells next to that figure's crossings, read from the store
+    now (:func:`compdiff.placement.around`); what it kept is appended to ``notes``."""
     jobs, seen = [], set()
     for e in entries:
         prof = profile or e.profile
@@ -198,8 +215,15 @@ def resolve(entries: list[Entry], profile: str | None = None) -> list[Job]:
                 found = [(e.source, name, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
             else:
                 exp = experiments.SWEEP_STORE[e.source]
-                found = [(exp, p.name, p.config) for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw)
-                         if keeps(e.filters, p)]
+                pts = [p for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw) if keeps(e.filters, p)]
+                if e.around:
+                    from .placement import REFERENCE_SEED, around
+
+                    ref = experiments.SWEEP_POINTS[e.source](prof, seed=REFERENCE_SEED, **kw)
+                    pts, note = around(e.around, exp, pts, ref, prof)
+                    if notes is not None:
+                        notes.append(f"line {e.line}, seed {seed}: {note}")
+                found = [(exp, p.name, p.config) for p in pts]
             for exp, name, cfg in found:
                 key = (exp, store.run_id(cfg))
                 if key not in seen:
@@ -471,7 +495,8 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     if stop_after_images is not None and (not isinstance(stop_after_images, int) or stop_after_images < 1):
         raise ConfigError(f"--stop-after-images = {stop_after_images!r} must be a positive integer")
     entries = read_priority(priority)  # a bad list fails before the device is touched
-    jobs = resolve(entries, profile)
+    around_notes: list = []
+    jobs = resolve(entries, profile, around_notes)
     try:
         dev = resolve_device(device)
     except ValueError as e:
@@ -519,6 +544,8 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     log(f"priority list {summary['priority']}: {len(entries)} entries, {len(jobs)} runs, "
         f"{len(jobs) - len(pending)} stored (or skipped), {len(pending)} to train"
         + (f" (every entry at profile {profile})" if profile else ""))
+    for note in around_notes:
+        log(note)
 
     def spec_of(j):
         return runs.run_spec(j.config)

@@ -1,0 +1,99 @@
+"""Where a dense sweep's extra seeds go (issue 20: compdiff.placement): the cells around each
+crossing, so that a seed after the first decides its curve's crossing exactly as the full curve
+would, with fewer runs."""
+
+import numpy as np
+import pytest
+
+from compdiff import efficiency, experiments, gpu_slot, placement, store
+from compdiff.experiments import ConfigError
+
+GRID = (0.05, 0.1, 0.2, 0.4, 0.7)
+
+
+def test_frontier_starts_from_the_reference_bracket_and_stops_when_decided():
+    ref = {0.05: 0.1, 0.1: 0.3, 0.2: 0.55, 0.4: 0.8, 0.7: 0.9}  # crosses 0.6 between 0.2 and 0.4
+    assert placement.frontier(GRID, {}, ref, 0.6) == [0.2, 0.4]
+    # the seed's own values take over: one grid step towards its crossing
+    assert placement.frontier(GRID, {0.2: 0.7, 0.4: 0.9}, ref, 0.6) == [0.1]
+    assert placement.frontier(GRID, {0.2: 0.3, 0.4: 0.5}, ref, 0.6) == [0.7]
+    # decided: between neighbours, at the smallest share, or never reached on the whole grid
+    assert placement.frontier(GRID, {0.1: 0.5, 0.2: 0.7}, ref, 0.6) == []
+    assert placement.frontier(GRID, {0.05: 0.9}, ref, 0.6) == []
+    assert placement.frontier(GRID, {0.4: 0.3, 0.7: 0.5}, ref, 0.6) == []
+    # the reference's own end readings, and nothing while it is undecided
+    assert placement.frontier(GRID, {}, {0.05: 0.8}, 0.6) == [0.05]
+    assert placement.frontier(GRID, {}, {0.7: 0.1}, 0.6) == [0.7]
+    assert placement.frontier(GRID, {}, {0.2: 0.1, 0.7: 0.9}, 0.6) == []
+    assert placement.frontier(GRID, {}, {}, 0.6) == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_walking_the_frontier_reads_the_full_curves_crossing(seed):
+    """From any reference, the seed's runs the frontier asks for read the same crossing as its full
+    curve (efficiency.data_needed over every share), and never cost more than the full grid."""
+    rng = np.random.default_rng(seed)
+    grid = tuple(sorted(rng.choice([0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0], size=rng.integers(2, 8),
+                                   replace=False)))
+    full = dict(zip(grid, np.sort(rng.uniform(0, 1, len(grid)))))  # accuracy never falls as the share grows
+    ref = dict(zip(grid, np.sort(rng.uniform(0, 1, len(grid)))))
+    if placement.decided(grid, ref, 0.6) is None:
+        ref = {}
+    own = {}
+    for _ in range(len(grid) + 1):
+        todo = placement.frontier(grid, own, ref, 0.6) if ref else []
+        if not todo:
+            break
+        assert not set(todo) & set(own)
+        own.update({x: full[x] for x in todo})
+    if not ref:
+        assert own == {}
+        return
+    assert len(own) <= len(grid)
+    want = efficiency.data_needed(grid, [full[x] for x in grid], 0.6)
+    xs = sorted(own)
+    got = efficiency.data_needed(xs, [own[x] for x in xs], 0.6)
+    assert placement.decided(grid, own, 0.6) == want.how == got.how
+    assert np.isclose(got.value, want.value, equal_nan=True)
+
+
+def _write(cfg, metrics):
+    store.write("compose", cfg, {"metrics": {"n_eval_labels": 1, "n_train_images": 1, **metrics}})
+
+
+def test_an_around_line_keeps_the_cells_next_to_seed_zeros_crossing(tmp_store, tmp_path):
+    text = "efficiency cpu 1 fig05_bump_n16_* around=fig05\nefficiency cpu 1 fig06n16_s0.5_* around=fig06\n"
+    (tmp_path / "p.txt").write_text(text)
+    entries = gpu_slot.read_priority(tmp_path / "p.txt")
+    assert entries[0].around == "fig05" and str(entries[0]).endswith("around=fig05")
+    notes = []
+    assert gpu_slot.resolve(entries, None, notes) == []  # nothing stored at seed 0: wait for it
+    assert "0 run(s)" in notes[0] and "1 waiting for seed 0" in notes[0]
+    sweep0 = experiments.efficiency_sweep("cpu", seed=0)
+    g = experiments.efficiency_grid("cpu")
+    for lam, acc in zip(g.bump_keep_fractions, (0.1, 0.2, 0.5, 0.8, 0.9, 1.0)):
+        _write(sweep0[f"fig05_bump_n16_p{lam:g}"], {"accuracy": acc})
+    for lam, ood in zip(g.keep_fractions, (0.0, 0.1, 0.6, 0.9, 0.9)):
+        _write(sweep0[f"fig06n16_s0.5_l{lam:g}"], {"accuracy": ood, "regions": {"ood": ood}})
+    jobs = gpu_slot.resolve(entries)
+    assert [j.name for j in jobs] == ["fig05_bump_n16_p0.2", "fig05_bump_n16_p0.4",
+                                      "fig06n16_s0.5_l0.1", "fig06n16_s0.5_l0.2"]
+    assert all(j.config.train.seed == 1 for j in jobs)
+    # seed 1 crosses later than seed 0: the next step is the next share up, then it is decided
+    sweep1 = experiments.efficiency_sweep("cpu", seed=1)
+    _write(sweep1["fig05_bump_n16_p0.2"], {"accuracy": 0.3})
+    _write(sweep1["fig05_bump_n16_p0.4"], {"accuracy": 0.5})
+    assert [j.name for j in gpu_slot.resolve(entries[:1])] == ["fig05_bump_n16_p0.7"]
+    _write(sweep1["fig05_bump_n16_p0.7"], {"accuracy": 0.7})
+    notes = []
+    assert gpu_slot.resolve(entries[:1], None, notes) == [] and "1 decided" in notes[0]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("compose cpu 1 fig10 around=fig10\n", "around= applies to efficiency only"),
+    ("efficiency cpu 1 fig05 around=fig15\n", "around = 'fig15' is not allowed; allowed: fig05, fig06"),
+])
+def test_bad_around_is_named(tmp_path, text, match):
+    (tmp_path / "p.txt").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        gpu_slot.read_priority(tmp_path / "p.txt")
