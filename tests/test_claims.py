@@ -477,3 +477,28 @@ def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
     _reset(monkeypatch, tmp_path, "one")
     _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(top - rank(cfg)))
     assert _verdict("continuous-manifold") == "provisional"
+
+
+def test_continuous_manifold_reads_the_seeds_on_the_16x16_lattice(tmp_store, tmp_path, monkeypatch):
+    """Issue 20: as for the onset, the seeds live on the 16×16 sweep of Fig 6e and Fig 15's 32×32
+    runs (seed 0) must agree: a fragmenting 32×32 seed fails its parts; no 32×32 run leaves it undecided."""
+    g = experiments.efficiency_grid("cpu")
+    rank = lambda cfg: g.sigmas.index(cfg.sigma) + g.keep_fractions.index(cfg.keep_fraction)
+    top = len(g.sigmas) + len(g.keep_fractions)
+    truth = lambda cfg, b: b.truth
+    joins = lambda cfg: _blobs(top - rank(cfg))  # fewer pieces as σ, λ grow
+    _plant_efficiency("fig06", truth, lattices=(16,), cloud_fn=joins)
+    res = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"]
+    assert claims.verdict(res) == "undecided" and claims.reading(res) == "reproduced"
+    assert res.undecided.startswith("no 32×32 run is stored") and res.seeds == SEEDS
+    _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=joins)
+    res = claims.measure_all("cpu", only=["continuous-manifold"], stability=True)["continuous-manifold"]
+    assert claims.verdict(res) == "reproduced" and res.seeds == SEEDS
+    assert {d.split(" seed")[0] for d, _ in res.checks} == {"16×16", "32×32"}
+    assert res.left_out == {0: "reproduced", 1: "reproduced", 2: "reproduced"}
+    _reset(monkeypatch, tmp_path, "disagree")
+    _plant_efficiency("fig06", truth, lattices=(16,), cloud_fn=joins)
+    _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(1 + rank(cfg)))
+    res = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"]
+    assert claims.verdict(res) == "partly"
+    assert all(d.startswith("32×32 seed 0") for d, ok in res.checks if not ok)
