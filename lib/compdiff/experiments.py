@@ -348,7 +348,7 @@ CPU_RECIPE = "v-stop"
 # source named here keeps the recipe its stored runs were made with. One source reads one recipe,
 # never a mix; the report, the runs page and the README say which recipe each figure reads. A
 # source leaves this table when the v-stop runs of every run its figures show are stored.
-CPU_RECIPE_HELD = {"compose": "wsd-eps", "efficiency": "wsd-eps"}
+CPU_RECIPE_HELD = {"efficiency": "wsd-eps"}
 RECIPE_SOURCES = ("basic", "periodic", "compose", "efficiency")
 
 
