@@ -614,8 +614,9 @@ def _composition(profile: str) -> Result:
             cmp = _beats_memoriser_on(rec, cross)
             checks.append((f"seed {s}, {n}: cross {100 * acc:.1f}% (need ≥ {COMPOSE_BAR:.0%}); isolated cross labels "
                            f"{cmp.describe()} against the memoriser (need it beaten)", acc >= COMPOSE_BAR and cmp.passed))
-            parts.append(f"{n.split('_', 1)[1]} {100 * acc:.1f}%")
-            nulls.append(f"{n.split('_', 1)[1]} {100 * float(null_of(rec).memoriser[cross].mean()):.1f}%")
+            parts.append(f"{n.split('_', 1)[1]} {100 * acc:.1f}%" + (f" (seed {s})" if len(seeds) > 1 else ""))
+            if s == seeds[0]:  # the memoriser copies the training data, the same at every seed
+                nulls.append(f"{n.split('_', 1)[1]} {100 * float(null_of(rec).memoriser[cross].mean()):.1f}%")
             score.append((n, s, acc, COMPOSE_BAR, float(null_of(rec).memoriser[cross].mean())))
             used.append(rec)
     control = ""
