@@ -129,7 +129,7 @@ def seed_curve(rows, value: str = "accuracy", x: str = "keep_fraction", **match)
     return xs, [list(by_x[v].values()) for v in xs]
 
 
-def _grid_positions(fractions, grid) -> list[int]:
+def grid_positions(fractions, grid) -> list[int]:
     grid = np.asarray(sorted(grid), dtype=np.float64)
     pos = []
     for x in fractions:
@@ -152,7 +152,7 @@ def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> di
             continue
         need = data_needed(size, acc, level)
         if grid is not None:
-            pos, n_grid = _grid_positions(p, grid), len(grid)
+            pos, n_grid = grid_positions(p, grid), len(grid)
             above = np.flatnonzero(acc >= level)
             decided = {"interpolated": lambda: pos[above[0]] - pos[above[0] - 1] == 1,
                        "at_smallest": lambda: pos[0] == 0,
@@ -236,7 +236,7 @@ def onset(rows, sigma: float, level: float = ONSET_LEVEL, grid=None) -> Onset:
     if not len(lam):
         return Onset(nan, "none", nan, nan, lam, acc, mono)
     grid = sorted(lam) if grid is None else sorted(grid)
-    pos = _grid_positions(lam, grid)
+    pos = grid_positions(lam, grid)
     above = np.flatnonzero(acc >= level)
     if above.size == 0:
         if pos[-1] == len(grid) - 1:

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import experiments, store
-from .efficiency import FIG5_THRESHOLD, ONSET_LEVEL
+from .efficiency import FIG5_THRESHOLD, ONSET_LEVEL, grid_positions
 
 
 class Curve(NamedTuple):
@@ -54,10 +54,7 @@ REFERENCE_SEED = 0
 
 
 def _at(grid, x) -> int:
-    hit = np.flatnonzero(np.isclose(np.asarray(grid, float), x))
-    if not hit.size:
-        raise ValueError(f"share {x:g} is not on the grid {list(grid)}")
-    return int(hit[0])
+    return grid_positions([x], grid)[0]
 
 
 def decided(grid, values: dict, level: float) -> str | None:
