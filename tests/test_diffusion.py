@@ -289,6 +289,34 @@ def test_features_and_model_mode():
                     return_features_at=[51])
 
 
+@pytest.mark.parametrize("chunk, channels_last", [(2, False), (None, True), (2, True)])
+def test_cpu_sampler_levers_change_no_sample(monkeypatch, chunk, channels_last):
+    """CPU_SAMPLER_CHUNK and CPU_SAMPLER_CHANNELS_LAST reorder float operations only: the samples
+    and the features equal one NCHW call on the whole batch up to float rounding, and
+    the model leaves the sampler in the layout it came in."""
+    from compdiff import diffusion
+
+    torch.manual_seed(0)
+    model = ConditionalUNet(replace(PRESETS["micro"], image_size=16)).eval()
+    sch = make_schedule(SHORT)
+    labels = torch.rand(5, 2) * 16
+    ts = ddim_timesteps(100, 5)
+    kw = dict(steps=5, eta=1.0, seed=3, shape=(1, 16, 16), return_features_at=[ts[0], 0], batch_size=4)
+    monkeypatch.setattr(diffusion, "CPU_SAMPLER_CHUNK", None)
+    monkeypatch.setattr(diffusion, "CPU_SAMPLER_CHANNELS_LAST", False)
+    x0, f0 = sample_ddim(model, sch, labels, **kw)
+    monkeypatch.setattr(diffusion, "CPU_SAMPLER_CHUNK", chunk)
+    monkeypatch.setattr(diffusion, "CPU_SAMPLER_CHANNELS_LAST", channels_last)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        model.to(memory_format=layout)
+        x1, f1 = sample_ddim(model, sch, labels, **kw)
+        torch.testing.assert_close(x1, x0, atol=1e-3, rtol=0)  # a random net amplifies rounding
+        for t in f0:
+            torch.testing.assert_close(f1[t], f0[t], atol=1e-4, rtol=1e-4)
+        assert x1.is_contiguous() and all(f.is_contiguous() for f in f1.values())
+        assert diffusion._is_channels_last(model) == (layout is torch.channels_last)
+
+
 def test_sampler_argument_errors():
     sch = make_schedule(SHORT)
     with pytest.raises(ValueError, match="labels"):
