@@ -39,6 +39,18 @@ def test_sweep_points_share_runs_across_figures():
     assert store.run_id(experiments.efficiency_sweep("cpu", recipe="v-stop")["fig05_mixed_n32_p0.2"]) in v_stop
     assert fig05[(32, "mixed", 0.2)] in compose and fig05[(32, "mixed", 0.05)] in compose
     assert fig05[(16, "mixed", 0.2)] not in compose
+    # under v-stop the 2D-bump subsample runs train to their own, larger cap; the mixed runs keep
+    # the composition cap (so the sharing above holds); wsd-eps runs keep their budget
+    vs = experiments.efficiency_sweep("cpu", recipe="v-stop")
+    ws = experiments.efficiency_sweep("cpu", recipe="wsd-eps")
+    for name, c in vs.items():
+        cap = experiments.EFFICIENCY_BUMP_CAP if c.dataset == "bump_subsample" else experiments.COMPOSE_CPU_IMAGES
+        assert c.stop is not None and c.train.images == cap, name
+        assert ws[name].stop is None and ws[name].train.images == experiments.COMPOSE_CPU_IMAGES
+        assert c == experiments.replace(c, train=experiments.replace(ws[name].train, images=cap, decay_images=0,
+                                                                      lr_schedule="constant"),
+                                        diffusion=c.diffusion, stop=c.stop)
+    assert experiments.EFFICIENCY_BUMP_CAP > experiments.COMPOSE_CPU_IMAGES
     # other sizes: the UNet's attention follows N, the canvas keeps a 6-px margin
     c16 = cpu["fig05_mixed_n16_p0.2"]
     assert c16.unet.image_size == 16 and c16.unet.attention_resolutions == (2, 4)
