@@ -237,3 +237,16 @@ def test_a_speed_holds_across_label_encodings():
     key = lambda c: query._speed_of(json.loads(store.canonical_json(c)))  # noqa: E731
     assert key(a) == key(b)
     assert key(replace(a, unet=replace(a.unet, base_channels=32))) != key(a)
+
+
+def test_a_speed_is_the_median_of_the_newest_stored_runs():
+    """Stored runs outrank recipe-study records, and only the NEWEST_SPEEDS newest of them count:
+    machines that report the same CPU model differ, and the newest runs were made on this one."""
+    k = ("model", False)
+    old = [(50.0, "stored run", f"2026-11-0{i}T00:00:00Z") for i in range(1, 6)]
+    new = [(130.0 + i, "stored run", f"2026-12-0{i}T00:00:00Z") for i in range(1, 9)]
+    recs = [(40.0, "recipe.json record", "")] * 3
+    ev = query._Evidence([], [], {k: recs + new[:4] + old + new[4:]})
+    assert sorted(ev.latest(k)) == sorted(new) and query.NEWEST_SPEEDS == len(new)
+    assert query._Evidence([], [], {k: recs}).latest(k) == recs  # no stored run: the records
+    assert query._Evidence([], [], {k: recs + old[:2]}).latest(k) == old[:2]

@@ -439,6 +439,9 @@ def _trains_bf16(flag, cpu_bf16: bool) -> bool:
     return cpu_bf16 if flag == "auto" else bool(flag)
 
 
+NEWEST_SPEEDS = 8  # stored runs an estimate's speed is the median of (the newest)
+
+
 def _precision(bf16: bool) -> str:
     return "bf16" if bf16 else "fp32"
 
@@ -450,12 +453,21 @@ class _Evidence:
 
     stopped: list  # (experiment, point key, recipe key, stop rule, images trained)
     study: list  # (recipe key, bar, every, stopped, images trained)
-    speeds: dict  # (speed key, bf16) → [(images/s, "stored run" | "recipe.json record")]
+    speeds: dict  # (speed key, bf16) → [(images/s, "stored run" | "recipe.json record", created)]
+
+    def latest(self, k: tuple) -> list:
+        """The speeds measured of ``k`` (speed key, bf16) that an estimate reads: the
+        :data:`NEWEST_SPEEDS` newest stored runs where any run is stored (CPUs that report the same
+        model name differ, and the newest runs were most likely made on the machine at hand), else
+        the recipe-study records."""
+        vals = self.speeds.get(k) or []
+        runs = sorted((v for v in vals if v[1] == "stored run"), key=lambda v: v[2])
+        return runs[-NEWEST_SPEEDS:] if runs else vals
 
     def ratio(self, bf16: bool, key: str) -> tuple[float | None, str]:
         """(speed at ``bf16`` over speed at the other precision, what it was measured on): the median
         over the models measured at both, those of ``key``'s model on any frame size if there are any."""
-        med = {k: statistics.median(v for v, _ in vals) for k, vals in self.speeds.items()}
+        med = {k: statistics.median(v[0] for v in self.latest(k)) for k in self.speeds}
         both = [k for k, p in med if p == bf16 and (k, not bf16) in med]
         near = [k for k in both if _family(k) == _family(key)]
         rs = [med[(k, bf16)] / med[(k, not bf16)] for k in (near or both)]
@@ -501,7 +513,8 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
         t = m.get("train") or {}
         ips = train_speed(t)
         if ips and t.get("device") == "cpu":
-            speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append((ips, "stored run"))
+            speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append(
+                (ips, "stored run", str(run.manifest.get("created", ""))))
         if c.get("stop") and m.get("stop"):
             stopped.append((run.experiment, _point_key(c), recipe_key(c), _plain(c["stop"]),
                             int(m["stop"].get("images") or t.get("images"))))
@@ -519,7 +532,7 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
         flags = set((rec.get("cpu") or {}).get("flags") or ())
         if rec.get("images_per_s"):
             bf16 = _trains_bf16(cfg["train"].get("bf16", "auto"), bool(set(_BF16_FLAGS) & flags))
-            speeds.setdefault((_speed_of(cfg), bf16), []).append((float(rec["images_per_s"]), "recipe.json record"))
+            speeds.setdefault((_speed_of(cfg), bf16), []).append((float(rec["images_per_s"]), "recipe.json record", ""))
     return _Evidence(stopped, study, speeds)
 
 
@@ -561,17 +574,22 @@ def speed_estimate(cfg, ev: _Evidence, *, cpu_bf16: bool | None = None) -> tuple
     c = json.loads(store.canonical_json(cfg))
     key, bf16 = _speed_of(c), _trains_bf16(cfg.train.bf16, cpu_bf16)
 
-    def said(vals, prec):
-        kinds = sorted({k for _, k in vals})
-        return " + ".join(_count(sum(k == kind for _, k in vals), kind) for kind in kinds) + f" of this model at {prec}"
+    def said(k, prec):
+        vals, every = ev.latest(k), ev.speeds[k]
+        n = len(vals)
+        if vals[0][1] == "stored run":
+            runs = sum(v[1] == "stored run" for v in every)
+            return (_count(n, "stored run") + f" of this model at {prec}" +
+                    (f" (the newest {n} of {runs})" if runs > n else ""))
+        return _count(n, "recipe.json record") + f" of this model at {prec}"
 
-    vals = ev.speeds.get((key, bf16))
+    vals = ev.latest((key, bf16))
     if vals:
-        return statistics.median(v for v, _ in vals), said(vals, _precision(bf16))
-    other, (ratio, on) = ev.speeds.get((key, not bf16)), ev.ratio(bf16, key)
+        return statistics.median(v[0] for v in vals), said((key, bf16), _precision(bf16))
+    other, (ratio, on) = ev.latest((key, not bf16)), ev.ratio(bf16, key)
     if other and ratio:
-        return (statistics.median(v for v, _ in other) * ratio,
-                f"{said(other, _precision(not bf16))} × {ratio:.2f}, the {_precision(bf16)}/{_precision(not bf16)} "
+        return (statistics.median(v[0] for v in other) * ratio,
+                f"{said((key, not bf16), _precision(not bf16))} × {ratio:.2f}, the {_precision(bf16)}/{_precision(not bf16)} "
                 f"speed ratio measured on {on}")
     return None, f"untimed (no measurement of this model at {_precision(bf16)})"
 
