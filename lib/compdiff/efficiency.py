@@ -140,6 +140,25 @@ def grid_positions(fractions, grid) -> list[int]:
     return pos
 
 
+def grid_reading(pos, above, n_grid: int) -> str | None:
+    """How a curve stored at the grid positions ``pos`` (ascending; ``above``: whether each stored
+    value reaches the level) decides its first crossing on a grid of ``n_grid`` shares, as the full
+    curve would if accuracy never falls as the share grows: "interpolated" (the first stored share
+    at or above the level and the stored share before it are grid neighbours), "at_smallest" (the
+    grid's first share is stored and reaches it), "not_reached" (none reaches it and the grid's
+    last share is stored), or None (a gap in the grid around the crossing: undecided). The one rule
+    of :func:`scaling`, :func:`onset` and :func:`compdiff.placement.decided`."""
+    idx = np.flatnonzero(np.asarray(above, dtype=bool))
+    if not len(pos):
+        return None
+    if idx.size == 0:
+        return "not_reached" if pos[-1] == n_grid - 1 else None
+    i = int(idx[0])
+    if i == 0:
+        return "at_smallest" if pos[0] == 0 else None
+    return "interpolated" if pos[i] - pos[i - 1] == 1 else None
+
+
 def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> dict:
     """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs, from
     the rows of Fig 5's records. With the sweep's share ``grid``, a crossing is read only where the stored shares around it
@@ -151,14 +170,8 @@ def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> di
         if not len(size):
             continue
         need = data_needed(size, acc, level)
-        if grid is not None:
-            pos, n_grid = grid_positions(p, grid), len(grid)
-            above = np.flatnonzero(acc >= level)
-            decided = {"interpolated": lambda: pos[above[0]] - pos[above[0] - 1] == 1,
-                       "at_smallest": lambda: pos[0] == 0,
-                       "not_reached": lambda: pos[-1] == n_grid - 1}[need.how]()
-            if not decided:
-                need = Needed(float("nan"), "gap")
+        if grid is not None and grid_reading(grid_positions(p, grid), acc >= level, len(grid)) is None:
+            need = Needed(float("nan"), "gap")
         out[N] = need
     return out
 
@@ -236,18 +249,18 @@ def onset(rows, sigma: float, level: float = ONSET_LEVEL, grid=None) -> Onset:
     if not len(lam):
         return Onset(nan, "none", nan, nan, lam, acc, mono)
     grid = sorted(lam) if grid is None else sorted(grid)
-    pos = grid_positions(lam, grid)
+    how = grid_reading(grid_positions(lam, grid), acc >= level, len(grid))
     above = np.flatnonzero(acc >= level)
     if above.size == 0:
-        if pos[-1] == len(grid) - 1:
+        if how == "not_reached":
             return Onset(nan, "never", nan, nan, lam, acc, mono)
         return Onset(nan, "bounded", float(lam[-1]), math.inf, lam, acc, mono)
     i = int(above[0])
     if i == 0:
-        if pos[0] == 0:
+        if how == "at_smallest":
             return Onset(float(lam[0]), "at_smallest", nan, float(lam[0]), lam, acc, mono)
         return Onset(nan, "bounded", 0.0, float(lam[0]), lam, acc, mono)
-    if pos[i] - pos[i - 1] == 1:
+    if how == "interpolated":
         return Onset(float(crossing(lam[i - 1:i + 1], acc[i - 1:i + 1], level)), "interpolated",
                      float(lam[i - 1]), float(lam[i]), lam, acc, mono)
     return Onset(nan, "bounded", float(lam[i - 1]), float(lam[i]), lam, acc, mono)

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import experiments, store
-from .efficiency import FIG5_THRESHOLD, ONSET_LEVEL, grid_positions
+from .efficiency import FIG5_THRESHOLD, ONSET_LEVEL, grid_positions, grid_reading
 
 
 class Curve(NamedTuple):
@@ -59,16 +59,10 @@ def _at(grid, x) -> int:
 
 def decided(grid, values: dict, level: float) -> str | None:
     """How the stored ``values`` ({share: value}) of a curve on ``grid`` decide its crossing of
-    ``level``: "interpolated", "at_smallest", "not_reached", or None (undecided)."""
+    ``level``: "interpolated", "at_smallest", "not_reached", or None (undecided); the rule of
+    :func:`compdiff.efficiency.grid_reading`, which the figures read with."""
     xs = sorted(values)
-    above = [x for x in xs if values[x] >= level]
-    if above:
-        i = _at(grid, above[0])
-        if i == 0:
-            return "at_smallest"
-        prev = grid[i - 1]
-        return "interpolated" if any(np.isclose(prev, x) for x in xs) else None
-    return "not_reached" if xs and _at(grid, xs[-1]) == len(grid) - 1 else None
+    return grid_reading(grid_positions(xs, grid), [values[x] >= level for x in xs], len(grid))
 
 
 def frontier(grid, own: dict, ref: dict, level: float) -> list:
