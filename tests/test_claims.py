@@ -502,3 +502,8 @@ def test_continuous_manifold_reads_the_seeds_on_the_16x16_lattice(tmp_store, tmp
     res = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"]
     assert claims.verdict(res) == "partly"
     assert all(d.startswith("32×32 seed 0") for d, ok in res.checks if not ok)
+
+
+def test_a_value_over_seeds_names_its_seeds():
+    assert claims.over_seeds([12.94], [0]) == "12.9%"
+    assert claims.over_seeds([12.94, 17.0], [0, 2]) == "12.9 / 17.0% (seeds 0, 2)"
