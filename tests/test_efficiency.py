@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from compdiff import data, datasets, efficiency, experiments, runs, sampling, store
+from compdiff import data, datasets, efficiency, experiments, query, runs, sampling, store
 from compdiff.diffusion import make_schedule
 from compdiff.experiments import ComposeRunConfig, ConfigError
 
@@ -284,3 +284,29 @@ def test_every_fig06_sigma_renders_its_own_images(profile):
     assert data.same_renderings(experiments.efficiency_grid(profile).sigmas) == []
     with pytest.raises(ValueError, match="EfficiencyGrid.sigmas"):
         experiments.efficiency_grid(profile, sigmas=(0.1, 0.25, 1.0))
+
+
+def test_fig05_extensions_share_runs_and_stay_out_of_the_figures_own_runs():
+    """Fig 5's extensions (issue 20): N = 40, 48, σ = 0.5 and finer shares; the 2D-only σ = 0.5
+    runs at N = 16 and 32 are Fig 6e's σ = 0.5 cells; a figure's own records leave them out."""
+    g = experiments.efficiency_grid("cpu")
+    assert g.extension_frame_sizes == (40, 48) and g.extension_sigma == 0.5
+    assert g.fig05_fine_shares("bump") == (0.071, 0.14, 0.28, 0.53, 0.84)
+    assert g.fig05_fine_shares("mixed") == (0.014, 0.032, 0.1)
+    sweep = experiments.efficiency_sweep("cpu")
+    ids = {n: store.run_id(c) for n, c in sweep.items()}
+    for lam in g.bump_keep_fractions:
+        assert ids[f"fig05x_bump_s0.5_n32_p{lam:g}"] == ids[f"fig06_s0.5_l{lam:g}"]
+        assert ids[f"fig05x_bump_s0.5_n16_p{lam:g}"] == ids[f"fig06n16_s0.5_l{lam:g}"]
+    assert sweep["fig05x_mixed_s0.5_n24_p0.2"].sigma == 0.5 and sweep["fig05x_mixed_n48_p0.2"].frame == 48
+    assert sweep["fig05x_mixed_n32_p0.1"] == experiments.replace(sweep["fig05_mixed_n32_p0.2"], keep_fraction=0.1)
+    main = {i for n, i in ids.items() if not n.startswith("fig05x_")}
+    new = {n for n, i in ids.items() if n.startswith("fig05x_") and i not in main}
+    assert new == {n for n in ids if n.startswith("fig05x_")} - {n for n in ids if n.startswith("fig05x_bump_s0.5_n")
+                                                                 and not n.startswith("fig05x_bump_s0.5_n24")}
+    with_ext = {p.name for _, p in query.points("fig05", "cpu", extensions=True)}
+    own = {p.name for _, p in query.points("fig05", "cpu")}
+    assert own < with_ext and not any(n.startswith("fig05x_") for n in own)
+    assert with_ext - own == {n for n in sweep if n.startswith("fig05x_")}
+    for profile in ("paper", "smoke"):  # the paper's grid has its own N; smoke stays small
+        assert not any(p.extends for p in experiments.efficiency_points(profile))

@@ -97,3 +97,48 @@ def test_bad_around_is_named(tmp_path, text, match):
     (tmp_path / "p.txt").write_text(text)
     with pytest.raises(ConfigError, match=match):
         gpu_slot.read_priority(tmp_path / "p.txt")
+
+
+def test_fig05_extensions_start_from_the_sigma_one_curves_and_refine_inside_their_brackets(tmp_store, tmp_path):
+    """around=fig05x (issue 20): N = 40, 48 and σ = 0.5 start from the share where the seed's σ = 1
+    curve first reaches 60% (at the largest decided N; at the same N) and walk from there; a finer
+    share is trained only inside a σ = 1 curve's decided bracket."""
+    (tmp_path / "p.txt").write_text("efficiency cpu 0 fig05x_bump_* around=fig05x\n"
+                                    "efficiency cpu 1 fig05x_bump_* around=fig05x\n")
+    entries = gpu_slot.read_priority(tmp_path / "p.txt")
+    notes = []
+    assert gpu_slot.resolve(entries, None, notes) == []  # no σ = 1 curve decided yet: every curve waits
+    assert "0 run(s)" in notes[0] and "waiting" in notes[0]
+    sweep0 = experiments.efficiency_sweep("cpu", seed=0)
+    g = experiments.efficiency_grid("cpu")
+    for N, accs in ((16, (0.1, 0.2, 0.5, 0.8, 0.9, 1.0)), (32, (0.3, 0.5, 0.7, 0.9, 1.0, 1.0))):
+        for lam, acc in zip(g.bump_keep_fractions, accs):
+            _write(sweep0[f"fig05_bump_n{N}_p{lam:g}"], {"accuracy": acc})
+    names = [j.name for j in gpu_slot.resolve(entries[:1])]
+    assert sorted(names) == sorted([
+        "fig05x_bump_n40_p0.2", "fig05x_bump_n48_p0.2",  # N = 32 first reaches 60% at 0.2
+        "fig05x_bump_s0.5_n16_p0.4", "fig05x_bump_s0.5_n32_p0.2",  # the σ = 1 curve at the same N
+        "fig05x_bump_n16_p0.28", "fig05x_bump_n32_p0.14"])  # the midpoints of the two brackets
+    # σ = 0.5 at N = 16 is below 60% at 0.4: one grid step up; the finer shares, once stored, are done
+    _write(sweep0["fig05x_bump_s0.5_n16_p0.4"], {"accuracy": 0.4})
+    _write(sweep0["fig05x_bump_n16_p0.28"], {"accuracy": 0.6})
+    names = [j.name for j in gpu_slot.resolve(entries[:1])]
+    assert "fig05x_bump_s0.5_n16_p0.7" in names and "fig05x_bump_n16_p0.28" not in names
+    assert "fig05x_bump_n32_p0.14" in names
+    # seed 1 takes seed 0's bracket where seed 0 decided it, and waits elsewhere
+    _write(sweep0["fig05x_bump_s0.5_n16_p0.7"], {"accuracy": 0.9})
+    notes = []
+    names = [j.name for j in gpu_slot.resolve(entries[1:], None, notes)]
+    assert sorted(names) == ["fig05x_bump_s0.5_n16_p0.4", "fig05x_bump_s0.5_n16_p0.7"]
+    assert all(j.config.train.seed == 1 for j in gpu_slot.resolve(entries[1:]))
+
+
+def test_extension_runs_are_trained_only_when_named():
+    """A priority line without a filter, or with a figure key, leaves Fig 5's extensions out; a
+    pattern over their names keeps them."""
+    pts = experiments.efficiency_points("cpu")
+    ext = [p for p in pts if p.extends]
+    assert ext and all(p.extends == "fig05" and p.figures == () and p.name.startswith("fig05x_") for p in ext)
+    assert not any(gpu_slot.keeps((), p) or gpu_slot.keeps(("fig05",), p) for p in ext)
+    assert all(gpu_slot.keeps(("fig05x_*",), p) for p in ext)
+    assert all(gpu_slot.keeps((), p) for p in pts if not p.extends)

@@ -674,9 +674,9 @@ def _interpolation(profile: str) -> Result:
                      "cross labels")
     lesion_parts = []
     for n in lesions:
-        recs = [named[n][s] for s in sorted(named[n])]
-        b = null_of(recs[0])  # the memoriser and the isolated labels are the data's, the same every seed
         ss = sorted(named[n])
+        recs = [named[n][s] for s in ss]
+        b = null_of(recs[0])  # the memoriser and the isolated labels are the data's, the same every seed
         ood = over_seeds([100 * r.run.json("metrics")["regions"]["ood"] for r in recs], ss)
         iso = (", isolated " + over_seeds([100 * correct_of(r)[b.isolated].mean() for r in recs], ss)
                if b.isolated.any() else "")

@@ -350,13 +350,13 @@ CPU_SAMPLER_CHANNELS_LAST = True
 
 def _call_model(model, schedule: Schedule, setup: _SamplerSetup, x, t_int: int, lab, want_features: bool):
     chunk = setup.chunk or x.shape[0]
+    t = torch.full((x.shape[0],), t_int, dtype=torch.long, device=x.device)
     outs, feats = [], []
     with _autocast(setup.device, setup.bf16):
         for lo in range(0, x.shape[0], chunk):
-            xc, lc = x[lo:lo + chunk], lab[lo:lo + chunk]
+            xc, lc, tc = x[lo:lo + chunk], lab[lo:lo + chunk], t[lo:lo + chunk]
             if setup.channels_last:
                 xc = xc.contiguous(memory_format=torch.channels_last)
-            tc = torch.full((xc.shape[0],), t_int, dtype=torch.long, device=x.device)
             if want_features:
                 out, feat = model(xc, tc, lc, return_features=True)
                 feats.append(feat.float())
@@ -364,7 +364,6 @@ def _call_model(model, schedule: Schedule, setup: _SamplerSetup, x, t_int: int, 
                 out = model(xc, tc, lc)
             outs.append(out.float().contiguous())
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
-    t = torch.full((x.shape[0],), t_int, dtype=torch.long, device=x.device)
     feat = None
     if want_features:
         feat = (feats[0] if len(feats) == 1 else torch.cat(feats)).contiguous()

@@ -159,18 +159,30 @@ def grid_reading(pos, above, n_grid: int) -> str | None:
     return "interpolated" if pos[i] - pos[i - 1] == 1 else None
 
 
-def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None) -> dict:
+def refined_grid(grid, stored) -> tuple:
+    """``grid`` with the ``stored`` shares that lie off it (Fig 5's finer shares, issue 20): a finer
+    share enters a curve's grid where it is stored, between the grid neighbours it refines."""
+    extra = [x for x in stored if not np.any(np.isclose(np.asarray(grid, dtype=np.float64), x))]
+    return tuple(sorted(set(map(float, grid)) | set(map(float, extra))))
+
+
+def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None, sigma: float | None = None,
+            refined: bool = False) -> dict:
     """Fig 5c for one data kind ("bump" or "mixed"): {N: Needed} over the N with stored runs, from
-    the rows of Fig 5's records. With the sweep's share ``grid``, a crossing is read only where the stored shares around it
+    the rows of Fig 5's records (``sigma``: of that bump width only, where the rows hold several).
+    With the sweep's share ``grid``, a crossing is read only where the stored shares around it
     are grid neighbours (as on the full curve, if accuracy never falls as the share grows);
-    otherwise it is a "gap"."""
+    otherwise it is a "gap". ``refined``: a stored share off the grid (a finer share) joins it
+    (:func:`refined_grid`)."""
     out = {}
+    match = {"kind": kind} if sigma is None else {"kind": kind, "sigma": float(sigma)}
     for N in Ns:
-        p, size, acc, _ = curve(rows, kind=kind, N=N)
+        p, size, acc, _ = curve(rows, N=N, **match)
         if not len(size):
             continue
         need = data_needed(size, acc, level)
-        if grid is not None and grid_reading(grid_positions(p, grid), acc >= level, len(grid)) is None:
+        g = grid if grid is None or not refined else refined_grid(grid, p)
+        if g is not None and grid_reading(grid_positions(p, g), acc >= level, len(g)) is None:
             need = Needed(float("nan"), "gap")
         out[N] = need
     return out

@@ -16,6 +16,7 @@ all); every INFERRED/UNKNOWN choice is a tagged field and so a row of :mod:`comp
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 import numpy as np
@@ -646,6 +647,10 @@ class Point:
     name: str
     figures: tuple
     config: object
+    # the figure whose extension the run is (issue 20: Fig 5's N = 40, 48, second σ and finer shares),
+    # not among ``figures``: a figure's rerun never trains it; a priority line with ``around=`` trains
+    # the cells near each crossing, and the figure shows what is stored (query.records(extensions=True))
+    extends: str | None = None
 
 
 @dataclass(frozen=True)
@@ -773,6 +778,26 @@ class EfficiencyGrid(Config):
             "column is Fig 5a's N = 16 curve (shared runs). 32: the seeds live on 32×32 and there is no companion "
             "sweep (the paper profile)."))
 
+    # Fig 5's extensions (issue 20), added after runs were stored: grid fields, so no run id depends
+    # on them. Their runs are trained around each crossing only (placement.around, around=fig05x)
+    extension_frame_sizes: tuple = field(default=(40, 48), metadata=spec(
+        item=spec(choices=FRAME_SIZES), min_len=0, tag=INFERRED, topic="Fig 5 extensions: N up to 48, a second σ, "
+        "finer shares (cpu profile)", group=("extension_sigma",), figures="5",
+        why="The spec's N ∈ {16, …, 48}: N = 40 and 48 extend Fig 5c's fit, at both data kinds; a full share "
+            "grid there costs 20 runs of up to 2.25× a 32×32 run, so each curve trains only the shares around "
+            "its 60% crossing (its first share starts at the σ = 1 curve's at the largest grid N; seeds 1 and "
+            "2 at seed 0's bracket). The second σ, 0.5, is the narrowest whose bumps overlap their neighbours "
+            "(σ = 0.25 renders one pixel), at both kinds and every grid N, starting at the σ = 1 curve's share; "
+            "its 2D-only runs at N = 16 and 32 are Fig 6e's σ = 0.5 cells. The finer shares (the geometric "
+            "midpoint of each pair of grid neighbours, two significant digits) are trained only between the two "
+            "shares that bracket a σ = 1 curve's crossing."))
+    extension_sigma: float | None = field(default=0.5, metadata=spec(
+        optional=True, **_sigma, tag=INFERRED,
+        why="a second bump width for Fig 5 (both kinds, every grid N): the narrowest σ whose bumps overlap "
+            "their neighbours (σ = 0.25 renders one pixel); its 2D-only runs at N = 16 and 32 are Fig 6e's "
+            "σ = 0.5 cells (shared runs). Trained around each crossing, starting at the σ = 1 curve's "
+            "crossing share at the same N; None: no second σ"))
+
     def check_relations(self) -> None:
         from .data import same_renderings
 
@@ -792,6 +817,14 @@ class EfficiencyGrid(Config):
         check_choice("kind", kind, ("bump", "mixed"))
         return self.bump_keep_fractions if kind == "bump" else self.mixed_keep_fractions
 
+    def fig05_fine_shares(self, kind: str) -> tuple:
+        """The finer shares of Fig 5's extension for data ``kind``: the geometric midpoint of each
+        pair of neighbours on its share grid, to two significant digits (a share already on the grid
+        is left out)."""
+        grid = sorted(self.fig05_keep_fractions(kind))
+        mids = (float(f"{math.sqrt(a * b):.2g}") for a, b in zip(grid, grid[1:]))
+        return tuple(m for m in mids if not any(math.isclose(m, g) for g in grid))
+
 
 EFFICIENCY_GRIDS = {
     "paper": EfficiencyGrid(sigmas=(0.25, 0.5, 0.75, 1.0, 1.5),
@@ -799,10 +832,11 @@ EFFICIENCY_GRIDS = {
                             frame_sizes=(16, 24, 32, 40, 48),
                             bump_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
                             mixed_keep_fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
-                            seed_lattice=32),
+                            seed_lattice=32, extension_frame_sizes=(), extension_sigma=None),
     "cpu": EfficiencyGrid(),
     "smoke": EfficiencyGrid(sigmas=(0.5, 1.0), keep_fractions=(0.5, 1.0), frame_sizes=(16, 24),
-                            bump_keep_fractions=(0.5, 1.0), mixed_keep_fractions=(0.1, 0.5)),
+                            bump_keep_fractions=(0.5, 1.0), mixed_keep_fractions=(0.1, 0.5),
+                            extension_frame_sizes=(), extension_sigma=None),
 }
 EFFICIENCY_LOSS_DRAWS = 4  # INFERRED: (t, ε) draws per label for the Fig 14c losses
 # The cap of a v-stop run on a 2D-bump subsample (Figs 5a, 6e, 14, 15; cpu profile): twice the
@@ -857,6 +891,10 @@ def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None,
                                 representation=rep, loss_draws=EFFICIENCY_LOSS_DRAWS,
                                 **{**bb, "unet": unet_at(bb["unet"], N)})
 
+    def mixed(sigma, lam, N):
+        return ComposeRunConfig(dataset="bump_stripes", sigma=float(sigma), keep_fraction=float(lam), n=N,
+                                **{**b, "unet": unet_at(b["unet"], N)})
+
     out = []
     for s in g.sigmas:
         for lam in g.keep_fractions:
@@ -869,8 +907,27 @@ def efficiency_points(profile: str, *, seed: int = 0, preset: str | None = None,
         for lam in g.bump_keep_fractions:
             out.append(Point(f"fig05_bump_n{N}_p{lam:g}", ("fig05",), bumps(1.0, lam, N)))
         for lam in g.mixed_keep_fractions:
-            out.append(Point(f"fig05_mixed_n{N}_p{lam:g}", ("fig05",), ComposeRunConfig(
-                dataset="bump_stripes", keep_fraction=float(lam), n=N, **{**b, "unet": unet_at(b["unet"], N)})))
+            out.append(Point(f"fig05_mixed_n{N}_p{lam:g}", ("fig05",), mixed(1.0, lam, N)))
+    # Fig 5's extensions (issue 20), trained around each crossing only: N up to 48, a second σ,
+    # finer shares between grid neighbours
+    for N in g.extension_frame_sizes:
+        for lam in g.bump_keep_fractions:
+            out.append(Point(f"fig05x_bump_n{N}_p{lam:g}", (), bumps(1.0, lam, N), extends="fig05"))
+        for lam in g.mixed_keep_fractions:
+            out.append(Point(f"fig05x_mixed_n{N}_p{lam:g}", (), mixed(1.0, lam, N), extends="fig05"))
+    if g.extension_sigma is not None:
+        s2 = float(g.extension_sigma)
+        for N in g.frame_sizes:
+            for lam in g.bump_keep_fractions:
+                out.append(Point(f"fig05x_bump_s{s2:g}_n{N}_p{lam:g}", (), bumps(s2, lam, N), extends="fig05"))
+            for lam in g.mixed_keep_fractions:
+                out.append(Point(f"fig05x_mixed_s{s2:g}_n{N}_p{lam:g}", (), mixed(s2, lam, N), extends="fig05"))
+    if g.extension_frame_sizes or g.extension_sigma is not None:
+        for N in g.frame_sizes:
+            for lam in g.fig05_fine_shares("bump"):
+                out.append(Point(f"fig05x_bump_n{N}_p{lam:g}", (), bumps(1.0, lam, N), extends="fig05"))
+            for lam in g.fig05_fine_shares("mixed"):
+                out.append(Point(f"fig05x_mixed_n{N}_p{lam:g}", (), mixed(1.0, lam, N), extends="fig05"))
     return out
 
 

@@ -113,10 +113,13 @@ _OPTIONS = ("recipe=", "label_encoding=", "preset=", "around=")  # the NAME=VALU
 
 
 def keeps(filters: tuple, point) -> bool:
-    """Whether a priority line's ``filters`` keep a sweep's ``point``: no filter keeps every point; a
-    figure key keeps the runs that figure shows; a word with ``*``, ``?`` or ``[`` is a pattern over
-    run names (fnmatch: ``fig06n16_*``); any other word names one run."""
-    return not filters or any(f == point.name or f in point.figures
+    """Whether a priority line's ``filters`` keep a sweep's ``point``: no filter keeps every point
+    but the extensions (:attr:`compdiff.experiments.Point.extends`, named by a pattern or a name
+    only: ``fig05x_*``); a figure key keeps the runs that figure shows; a word with ``*``, ``?`` or
+    ``[`` is a pattern over run names (fnmatch: ``fig06n16_*``); any other word names one run."""
+    if not filters:
+        return point.extends is None
+    return any(f == point.name or f in point.figures
                               or (any(c in f for c in "*?[") and fnmatch.fnmatchcase(point.name, f)) for f in filters)
 
 
@@ -215,12 +218,13 @@ def resolve(entries: list[Entry], profile: str | None = None, notes: list | None
                 found = [(e.source, name, experiments.experiment_config(e.source, prof, seed=seed, **kw))]
             else:
                 exp = experiments.SWEEP_STORE[e.source]
-                pts = [p for p in experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw) if keeps(e.filters, p)]
+                every = experiments.SWEEP_POINTS[e.source](prof, seed=seed, **kw)
+                pts = [p for p in every if keeps(e.filters, p)]
                 if e.around:
                     from .placement import REFERENCE_SEED, around
 
                     ref = experiments.SWEEP_POINTS[e.source](prof, seed=REFERENCE_SEED, **kw)
-                    pts, note = around(e.around, exp, pts, ref, prof)
+                    pts, note = around(e.around, exp, pts, ref, prof, seed_points=every)
                     if notes is not None:
                         notes.append(f"line {e.line}, seed {seed}: {note}")
                 found = [(exp, p.name, p.config) for p in pts]

@@ -49,6 +49,10 @@ CURVES = {
     # Fig 6e: accuracy on the held-out labels against λ (< 1: nothing is held out at 1), per lattice and σ
     "fig06": Curve(lambda p: (p["N"], p["sigma"]), _ood, ONSET_LEVEL,
                    lambda g, p: tuple(sorted(x for x in g.keep_fractions if x < 1))),
+    # Fig 5's extensions (Point.extends == "fig05"): N = 40, 48 and the second σ on Fig 5's share
+    # grid, per data kind, N and σ; the finer shares are placed by the σ = 1 curve they refine
+    "fig05x": Curve(lambda p: (p["kind"], p["N"], p["sigma"]), lambda m: m.get("accuracy"), FIG5_THRESHOLD,
+                    lambda g, p: tuple(sorted(g.fig05_keep_fractions(p["kind"])))),
 }
 REFERENCE_SEED = 0
 
@@ -65,19 +69,20 @@ def decided(grid, values: dict, level: float) -> str | None:
     return grid_reading(grid_positions(xs, grid), [values[x] >= level for x in xs], len(grid))
 
 
-def frontier(grid, own: dict, ref: dict, level: float) -> list:
+def frontier(grid, own: dict, ref: dict, level: float, start=None) -> list:
     """The shares of one curve still to train at a seed: none where its own stored values decide
     the crossing; with none stored, the reference seed's decided bracket (both neighbours, or the
-    end share it stopped at; none while the reference is undecided); with some stored but
-    undecided, one grid step from them towards the crossing (the predecessor of the first share at
-    or above ``level``, else the successor of the largest share stored)."""
+    end share it stopped at; none while the reference is undecided), or ``start`` (a grid share)
+    where the reference has nothing stored; with some stored but undecided, one grid step from
+    them towards the crossing (the predecessor of the first share at or above ``level``, else the
+    successor of the largest share stored)."""
     grid = tuple(sorted(grid))
     if decided(grid, own, level):
         return []
     if not own:
         how = decided(grid, ref, level)
         if how is None:
-            return []
+            return [start] if start is not None and not ref else []
         if how == "at_smallest":
             return [grid[0]]
         if how == "not_reached":
@@ -99,15 +104,116 @@ def _stored_value(exp: str, cfg, curve: Curve):
     return None if v is None else float(v)
 
 
-def around(figure: str, exp: str, points: list, ref_points: list, profile: str) -> tuple[list, str]:
+def _collect(curves: dict, c: Curve, exp: str, p, par: dict, grid, ref_cfg: dict) -> None:
+    """Add point ``p`` (share ``par["keep_fraction"]`` on ``grid``) to its curve in ``curves``, with
+    its stored value at this seed and the reference seed's (``ref_cfg``: its configs by name)."""
+    x = par["keep_fraction"]
+    cur = curves.setdefault(c.key(par), {"grid": grid, "own": {}, "ref": {}, "points": {}})
+    cur["points"][x] = p
+    v = _stored_value(exp, p.config, c)
+    if v is not None:
+        cur["own"][x] = v
+    if p.name in ref_cfg:
+        v = _stored_value(exp, ref_cfg[p.name], c)
+        if v is not None:
+            cur["ref"][x] = v
+
+
+def _walk(curves: dict, level: float, starts: dict | None = None) -> tuple[list, int, int]:
+    """(points to train, curves decided, curves waiting) of ``curves`` (:func:`_collect`), each
+    walked by :func:`frontier` (``starts``: a curve key's first share where nothing is stored)."""
+    kept, done, waiting = [], 0, 0
+    for key, cur in curves.items():
+        todo = frontier(cur["grid"], cur["own"], cur["ref"], level, start=(starts or {}).get(key))
+        if decided(cur["grid"], cur["own"], level):
+            done += 1
+        elif not todo:
+            waiting += 1
+        kept += [cur["points"][x] for x in todo if x in cur["points"]]
+    return kept, done, waiting
+
+
+def first_share(grid, values: dict, level: float):
+    """The share of a decided curve where it first reaches ``level`` (the first stored share at
+    or above it; the grid's largest where it is never reached), or None while undecided."""
+    how = decided(tuple(sorted(grid)), values, level)
+    if how is None:
+        return None
+    above = sorted(x for x in values if values[x] >= level)
+    return above[0] if above else max(grid)
+
+
+def _nearest(grid, x):
+    return min(grid, key=lambda g: abs(np.log(g) - np.log(x)))
+
+
+def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, profile: str) -> tuple[list, str]:
+    """``around=fig05x``: of Fig 5's extension runs among ``points``, those to train now. A finer
+    share is kept where the seed's own σ = 1 curve (``seed_points``) is read between the two grid
+    neighbours around it; a curve of N = 40, 48 or of the second σ follows :func:`frontier` on the
+    coarse share grid, starting (nothing stored at seed 0 yet) from the share where the seed's
+    σ = 1 curve first reaches the level: at the same N for the second σ, at the largest grid N
+    whose crossing is decided for a new N."""
+    from .query import params
+
+    c, g = CURVES["fig05x"], experiments.efficiency_grid(profile)
+    main: dict = {}  # (kind, N) -> {share: accuracy} of the seed's σ = 1 curves of Fig 5
+    for p in seed_points:
+        if "fig05" in p.figures:
+            par = params(p.config)
+            v = _stored_value(exp, p.config, c)
+            if v is not None:
+                main.setdefault((par["kind"], par["N"]), {})[par["keep_fraction"]] = v
+    ref_cfg = {p.name: p.config for p in ref_points}
+    curves: dict = {}
+    kept, fine = [], 0
+    for p in points:
+        if p.extends != "fig05":
+            continue
+        par = params(p.config)
+        kind, N, x = par["kind"], par["N"], par["keep_fraction"]
+        grid = c.grid(g, par)
+        if not any(np.isclose(x, s) for s in grid):  # a finer share: between the σ = 1 curve's bracket
+            own = main.get((kind, N), {})
+            first = first_share(grid, own, c.level)
+            if (first is not None and decided(grid, own, c.level) == "interpolated"
+                    and grid[_at(grid, first) - 1] < x < first and _stored_value(exp, p.config, c) is None):
+                kept.append(p)
+                fine += 1
+            continue
+        _collect(curves, c, exp, p, par, grid, ref_cfg)
+    starts = {}
+    for (kind, N, sigma), cur in curves.items():
+        if N in g.frame_sizes:  # the second σ: from the σ = 1 curve at this N
+            known = [N] if (kind, N) in main else []
+        else:  # a new N: from the largest grid N whose σ = 1 crossing is decided
+            known = sorted((n for (k, n) in main if k == kind), reverse=True)
+        firsts = [s for n in known if (s := first_share(cur["grid"], main[(kind, n)], c.level)) is not None]
+        if firsts:
+            starts[(kind, N, sigma)] = _nearest(cur["grid"], firsts[0])
+    walked, done, waiting = _walk(curves, c.level, starts)
+    kept += walked
+    names = {p.name for p in kept}
+    out = [p for p in points if p.name in names]
+    note = (f"around=fig05x: {len(out)} run(s): {fine} finer share(s) inside a decided bracket, "
+            f"{len(out) - fine} next to the crossing of {len(curves)} curve(s) of N = 40, 48 or σ = "
+            f"{g.extension_sigma}; {done} decided, {waiting} waiting for a σ = 1 crossing or seed {REFERENCE_SEED}'s")
+    return out, note
+
+
+def around(figure: str, exp: str, points: list, ref_points: list, profile: str,
+           seed_points: list | None = None) -> tuple[list, str]:
     """The ``points`` (one sweep seed's, already filtered) that ``around=figure`` keeps: those of
     ``figure`` whose share :func:`frontier` names for their curve, the reference seed's values read
     from ``ref_points`` (the same sweep at :data:`REFERENCE_SEED`, matched by name); and a line
-    saying what it kept."""
+    saying what it kept. ``fig05x`` (Fig 5's extensions) also reads the seed's own Fig 5 curves
+    from ``seed_points`` (the same sweep seed, unfiltered; default ``points``)."""
     from .query import params
 
     if figure not in CURVES:
         raise experiments.ConfigError(f"around = {figure!r}: allowed: {', '.join(CURVES)}")
+    if figure == "fig05x":
+        return _around_fig05x(exp, points, ref_points, points if seed_points is None else seed_points, profile)
     c, g = CURVES[figure], experiments.efficiency_grid(profile)
     ref_cfg = {p.name: p.config for p in ref_points}
     curves: dict = {}
@@ -119,23 +225,8 @@ def around(figure: str, exp: str, points: list, ref_points: list, profile: str) 
         x = par["keep_fraction"]
         if not any(np.isclose(x, s) for s in grid):
             continue  # a share the curve does not read (λ = 1 of Fig 6e)
-        cur = curves.setdefault(c.key(par), {"grid": grid, "own": {}, "ref": {}, "points": {}})
-        cur["points"][x] = p
-        v = _stored_value(exp, p.config, c)
-        if v is not None:
-            cur["own"][x] = v
-        if p.name in ref_cfg:
-            v = _stored_value(exp, ref_cfg[p.name], c)
-            if v is not None:
-                cur["ref"][x] = v
-    kept, waiting, done = [], 0, 0
-    for cur in curves.values():
-        todo = frontier(cur["grid"], cur["own"], cur["ref"], c.level)
-        if decided(cur["grid"], cur["own"], c.level):
-            done += 1
-        elif not todo:
-            waiting += 1
-        kept += [cur["points"][x] for x in todo if x in cur["points"]]
+        _collect(curves, c, exp, p, par, grid, ref_cfg)
+    kept, done, waiting = _walk(curves, c.level)
     names = {p.name for p in kept}
     out = [p for p in points if p.name in names]
     note = (f"around={figure}: {len(out)} run(s) next to the crossing of {len(curves)} curve(s); "

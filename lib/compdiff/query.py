@@ -100,10 +100,12 @@ def params(cfg) -> dict:
     return out
 
 
-def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = None,
+def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = None, extensions: bool = False,
            **overrides) -> list[tuple[str, experiments.Point]]:
     """(store experiment, point) of every run ``figure`` shows at ``profile``; ``recipe``: a cpu
-    recipe (:data:`compdiff.experiments.CPU_RECIPES`; default the profile's)."""
+    recipe (:data:`compdiff.experiments.CPU_RECIPES`; default the profile's); ``extensions``: also
+    the runs that extend the figure (:attr:`compdiff.experiments.Point.extends`: trained only around
+    a crossing, never by the figure's own rerun)."""
     experiments.check_profile(profile)
     overrides = _check_overrides(figure, overrides)
     if recipe is not None:
@@ -115,13 +117,14 @@ def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = Non
     if source in experiments.SWEEP_POINTS:
         exp = experiments.SWEEP_STORE[source]
         return [(exp, p) for p in experiments.SWEEP_POINTS[source](profile, seed=seed, **overrides)
-                if tag in p.figures]
+                if tag in p.figures or extensions and p.extends == tag]
     cfg = experiments.experiment_config(source, profile, seed=seed, **overrides)
     return [(source, experiments.Point(source, tuple(f for f, (s, _) in FIGURE_RUNS.items() if s == source), cfg))]
 
 
 def records(figure: str, profile: str, *, seed: int = 0, **overrides) -> list[Record]:
-    """The records of ``figure``'s runs at ``profile``: stored runs are looked up (verified), never trained."""
+    """The records of ``figure``'s runs at ``profile`` (``extensions=True``: and of the runs that
+    extend it): stored runs are looked up (verified), never trained."""
     return [Record(p.name, p.figures, exp, p.config, store.lookup(exp, p.config))
             for exp, p in points(figure, profile, seed=seed, **overrides)]
 
