@@ -9,7 +9,8 @@ decided by the two grid neighbours around it, so a seed after the first needs on
   values, else from the reference seed's (seed 0): the reference's bracket first, then one grid
   step towards the crossing for as long as the seed's own values leave it undecided;
 - :func:`around`: the points of a sweep seed that a priority line with ``around=FIGURE`` keeps
-  (:mod:`compdiff.gpu_slot`), read from the store.
+  (:mod:`compdiff.gpu_slot`), read from the store; ``around=fig05x`` places Fig 5's extensions
+  (N = 40, 48, a second σ, finer shares) from the seed's own σ = 1 curves.
 
 The reading agrees with :func:`compdiff.efficiency.scaling` and :func:`compdiff.efficiency.onset`:
 a crossing is decided where the first stored share at or above the level has its grid predecessor
@@ -196,8 +197,8 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
     names = {p.name for p in kept}
     out = [p for p in points if p.name in names]
     note = (f"around=fig05x: {len(out)} run(s): {fine} finer share(s) inside a decided bracket, "
-            f"{len(out) - fine} next to the crossing of {len(curves)} curve(s) of N = 40, 48 or σ = "
-            f"{g.extension_sigma}; {done} decided, {waiting} waiting for a σ = 1 crossing or seed {REFERENCE_SEED}'s")
+            f"{len(out) - fine} next to the crossing of {len(curves)} curve(s) of N = "
+            f"{', '.join(map(str, g.extension_frame_sizes)) or '—'} or σ = {g.extension_sigma}; {done} decided, {waiting} waiting for a σ = 1 crossing or seed {REFERENCE_SEED}'s")
     return out, note
 
 
