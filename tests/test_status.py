@@ -122,6 +122,21 @@ def test_estimates_fall_back_to_recipe_records_then_a_measured_precision_ratio(t
     assert query.speed_estimate(experiments.basic_config("paper"), ev, cpu_bf16=False)[0] is None
 
 
+def test_a_share_of_a_stored_curve_is_estimated_from_that_curve(tmp_store, tmp_path):
+    """A missing cell of a Fig 6e column is estimated from the column's stored stop-rule runs at
+    other shares (σ = 0.25 trains far longer than σ = 1) before the recipe's mean over its store."""
+    sweep = experiments.efficiency_sweep("cpu", recipe="v-stop")
+    store.write("compose", sweep["fig06_s0.25_l1"], _metrics(1.0, images=608_000, ips=130.0, stop="bar"))
+    store.write("compose", sweep["fig06_s1_l1"], _metrics(1.0, images=96_000, ips=130.0, stop="bar"))
+    ev = query.evidence(tmp_path / "none.json", cpu_bf16=False)
+    images, src = query.images_estimate("compose", sweep["fig06_s0.25_l0.2"], ev)
+    assert images == 608_000 and src == "stored stop-rule runs of this curve at other shares (1)"
+    images, src = query.images_estimate("compose", sweep["fig06n16_s0.25_l0.2"], ev)  # another lattice: not that curve
+    assert images == (608_000 + 96_000) / 2 and "of this recipe in compose/ (2)" in src
+    stripes = experiments.compose_sweep("cpu", recipe="v-stop")["fig04_stripes"]  # other data: the recipe's mean
+    assert query.images_estimate("compose", stripes, ev)[0] == (608_000 + 96_000) / 2
+
+
 def test_a_paused_run_counts_only_the_images_left(tmp_store, tmp_path):
     from compdiff import monitor
 

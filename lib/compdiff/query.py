@@ -486,6 +486,16 @@ def _point_key(cfg: dict) -> str:
     return store.canonical_json(c)
 
 
+def _data_key(point_key: str) -> str | None:
+    """A point key less its kept share (``keep_fraction``): the same data and model at any share of
+    the lattice (a Fig 5 / 6e curve); None for a config without a share."""
+    c = json.loads(point_key)
+    if "keep_fraction" not in c:
+        return None
+    c.pop("keep_fraction")
+    return store.canonical_json(c)
+
+
 def _study_config(rec: dict, root: Path) -> tuple[dict | None, dict]:
     """The config (diffusion, train, unet) a recipe.json record was trained with, read from its
     source (a recipe-study record or a stored run), and the study record itself ({} for a run)."""
@@ -546,7 +556,9 @@ def _count(n: int, what: str) -> str:
 def images_estimate(experiment: str, cfg, ev: _Evidence) -> tuple[int, str]:
     """(images, source): the images a missing run will train. A run without a stop rule trains its
     budget; a stop-rule run, the mean images of stored stop-rule runs of its point (other seeds),
-    else of its recipe in its store experiment, else of the recipe-study records of its recipe
+    else of its curve (the same data and model at other shares: a σ = 0.25 cell of Fig 6e trains
+    4-6× longer than a σ = 1 one), else of its recipe in its store experiment, else of the
+    recipe-study records of its recipe
     (benchmarks/recipe.json; a record stopped at the study's cap counts at this run's cap), else its cap."""
     c = json.loads(store.canonical_json(cfg))
     cap = int(cfg.train.images)
@@ -556,6 +568,10 @@ def images_estimate(experiment: str, cfg, ev: _Evidence) -> tuple[int, str]:
     same = [n for e, p, _, s, n in ev.stopped if e == experiment and p == pkey and s == stop]
     if same:
         return round(statistics.mean(same)), f"stored stop-rule runs of this point ({len(same)})"
+    dkey = _data_key(pkey)
+    same = [n for e, p, _, s, n in ev.stopped if dkey and e == experiment and _data_key(p) == dkey and s == stop]
+    if same:
+        return round(statistics.mean(same)), f"stored stop-rule runs of this curve at other shares ({len(same)})"
     same = [n for e, _, r, s, n in ev.stopped if e == experiment and r == rkey and s == stop]
     if same:
         return round(statistics.mean(same)), f"stored stop-rule runs of this recipe in {experiment}/ ({len(same)})"
