@@ -176,9 +176,9 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
         grid = c.grid(g, par)
         if not any(np.isclose(x, s) for s in grid):  # a finer share: between the σ = 1 curve's bracket
             own = main.get((kind, N), {})
-            first = first_share(grid, own, c.level)
-            if (first is not None and decided(grid, own, c.level) == "interpolated"
-                    and grid[_at(grid, first) - 1] < x < first and _stored_value(exp, p.config, c) is None):
+            first = min((s for s in own if own[s] >= c.level), default=None)  # set wherever the reading interpolates
+            if (decided(grid, own, c.level) == "interpolated" and grid[_at(grid, first) - 1] < x < first
+                    and _stored_value(exp, p.config, c) is None):
                 kept.append(p)
                 fine += 1
             continue
