@@ -32,9 +32,9 @@ def test_sweep_points_share_runs_across_figures():
     fig05 = {(p.config.frame, p.config.kind, p.config.keep_fraction): store.run_id(p.config) for p in pts if "fig05" in p.figures}
     for lam in g.bump_keep_fractions:
         assert fig05[(32, "bump", lam)] in {store.run_id(p.config) for p in fig06 if p.config.sigma == 1.0}
-    # Fig 5b at N = 32 shares Fig 4g's models where λ matches, at one recipe (each source reads its
-    # own: experiments.default_recipe)
-    compose = {store.run_id(c) for c in experiments.compose_sweep("cpu", recipe=experiments.default_recipe("efficiency")).values()}
+    # Fig 5b at N = 32 shares Fig 4g's models where λ matches, at one recipe (both sweeps built with
+    # the default here; each figure reads its own: experiments.figure_recipe)
+    compose = {store.run_id(c) for c in experiments.compose_sweep("cpu").values()}
     v_stop = {store.run_id(c) for c in experiments.compose_sweep("cpu", recipe="v-stop").values()}
     assert store.run_id(experiments.efficiency_sweep("cpu", recipe="v-stop")["fig05_mixed_n32_p0.2"]) in v_stop
     assert fig05[(32, "mixed", 0.2)] in compose and fig05[(32, "mixed", 0.05)] in compose

@@ -93,7 +93,7 @@ def test_committed_runs_page_is_generated():
 
 def test_runs_page_names_a_non_default_recipe_and_a_stop_rule():
     """Every cpu run is labelled with its recipe; a run of a recipe its figures do not read (yet:
-    experiments.default_recipe) says so and shows no figure, and a stop-rule run's budget reads as
+    experiments.figure_recipe) says so and shows no figure, and a stop-rule run's budget reads as
     a cap, not as the images it saw."""
     from compdiff import experiments
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from compdiff import cli, paths, query, store
+from compdiff import cli, experiments, paths, query, store
 from compdiff.experiments import ConfigError
 
 LIB = paths.ROOT / "lib" / "compdiff"
@@ -44,7 +44,10 @@ def test_status_and_dry_run_on_figs_5_and_6():
     out = _cli("status", "fig05", "fig06", "--profile", "cpu")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("figure") and [ln.split()[0] for ln in lines[1:]] == ["fig05", "fig06"]
+    assert lines[0].startswith("figure") and [ln.split()[0] for ln in lines[1:3]] == ["fig05", "fig06"]
+    # then one line per figure still held on its older recipe (experiments.CPU_RECIPE_HELD)
+    held = [f for f in ("fig05", "fig06") if f in experiments.CPU_RECIPE_HELD]
+    assert [ln.split(" reads ")[0] for ln in lines[3:]] == held
     fig06 = lines[2].split()
     assert int(fig06[1]) == 48 and int(fig06[2]) + int(fig06[3]) == 48  # runs = stored + missing (32×32 and 16×16)
     dry = _cli("figure", "fig06", "--dry-run", "-p", "sigmas=[0.5, 1]", "-p", "keep_fractions=[0.1, 0.2]")
@@ -98,14 +101,13 @@ def test_no_module_imports_another_modules_private_names():
 
 
 def test_a_recipe_picks_other_configs_and_is_checked():
-    from compdiff import experiments
     default = query.points("fig07", "cpu")[0][1].config
     w = query.points("fig07", "cpu", recipe="wsd-eps")[0][1].config
     assert w == experiments.basic_config("cpu", recipe="wsd-eps") != default
     assert default == experiments.basic_config("cpu", recipe=experiments.CPU_RECIPE)
-    # a held source reads its held recipe by default, and the default when asked
+    # a held figure reads its held recipe by default, and the default when asked
     held = query.points("fig06", "cpu")[0][1].config
-    assert experiments.recipe_of(held) == experiments.default_recipe("efficiency") == "wsd-eps"
+    assert experiments.recipe_of(held) == experiments.figure_recipe("fig06") == "wsd-eps"
     assert all(p.config.stop is not None for _, p in query.points("fig06", "cpu", recipe="v-stop"))
     with pytest.raises(experiments.ConfigError, match="recipe"):
         query.points("fig06", "cpu", recipe="fast")
@@ -113,23 +115,36 @@ def test_a_recipe_picks_other_configs_and_is_checked():
         query.points("fig07", "paper", recipe="v-stop")
 
 
-def test_each_source_reads_one_recipe():
-    """The cpu default is v-stop; a source held back (experiments.CPU_RECIPE_HELD) reads its held
-    recipe everywhere: every run a figure shows is of the recipe its source reads, never a mix."""
-    from compdiff import experiments
+def test_each_figure_reads_one_recipe():
+    """The cpu default is v-stop; a figure held back (experiments.CPU_RECIPE_HELD) reads its held
+    recipe everywhere: every run a figure shows is of the recipe it reads, never a mix. The figures
+    of one sweep are held apart: lifting Fig 5's hold moves Fig 5 alone, though Fig 5a at N = 32
+    and Fig 6e's σ = 1 column are the same configs."""
     assert experiments.CPU_RECIPE == "v-stop"
-    for fig, (source, _) in query.FIGURE_RUNS.items():
-        want = experiments.default_recipe(source)
+    for fig in query.FIGURE_RUNS:
+        want = experiments.figure_recipe(fig)
         got = {experiments.recipe_of(p.config) for _, p in query.points(fig, "cpu")}
         assert got == {want}, fig
+    held = dict(experiments.CPU_RECIPE_HELD)
+    try:
+        experiments.CPU_RECIPE_HELD.clear()
+        experiments.CPU_RECIPE_HELD.update({f: r for f, r in held.items() if f != "fig05"}, fig06="wsd-eps")
+        assert {experiments.recipe_of(p.config) for _, p in query.points("fig05", "cpu")} == {"v-stop"}
+        assert {experiments.recipe_of(p.config) for _, p in query.points("fig06", "cpu")} == {"wsd-eps"}
+    finally:
+        experiments.CPU_RECIPE_HELD.clear()
+        experiments.CPU_RECIPE_HELD.update(held)
+    # a source with no figure named builds the profile's default
+    assert all(experiments.default_recipe(s) == experiments.CPU_RECIPE for s in experiments.RECIPE_SOURCES)
     with pytest.raises(experiments.ConfigError, match="source"):
         experiments.default_recipe("fig07")
+    with pytest.raises(experiments.ConfigError, match="figure"):
+        experiments.figure_recipe("efficiency")
 
 
 def test_seeds_gathers_every_stored_seed_of_each_point(tmp_store):
     """query.seeds: per point of a figure, the stored runs by seed (issue 20's spread); a point
     with no stored seed is still a key."""
-    from compdiff import experiments
 
     for s in (0, 2):
         cfg = experiments.basic_config("cpu", seed=s)

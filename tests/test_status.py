@@ -137,6 +137,21 @@ def test_a_share_of_a_stored_curve_is_estimated_from_that_curve(tmp_store, tmp_p
     assert query.images_estimate("compose", stripes, ev)[0] == (608_000 + 96_000) / 2
 
 
+def test_status_says_when_a_held_figure_can_switch(tmp_store, monkeypatch):
+    """A figure held on an older recipe (experiments.CPU_RECIPE_HELD) gets a line counting the default
+    recipe's runs it shows at seed 0, and says it is ready only once every one is stored."""
+    monkeypatch.setattr(experiments, "CPU_RECIPE_HELD", {"fig05": "wsd-eps"})
+    want = {r.run_id: r.config for r in query.records("fig05", "cpu", recipe="v-stop")}
+    line = query.status_lines(["fig05", "fig07"], "cpu")[-1]
+    assert line == f"fig05 reads wsd-eps until its v-stop runs at seed 0 are stored: 0 of {len(want)} stored, {len(want)} to train"
+    assert not any("fig07 reads" in x for x in query.status_lines(["fig05", "fig07"], "cpu"))
+    for cfg in want.values():
+        store.write("compose", cfg, _metrics(1.0, images=96_000, ips=130.0, stop="bar"))
+    line = query.status_lines(["fig05"], "cpu")[-1]
+    assert f"{len(want)} of {len(want)} stored" in line and "ready" in line
+    assert not any("reads wsd-eps" in x for x in query.status_lines(["fig05"], "cpu", recipe="wsd-eps"))
+
+
 def test_a_paused_run_counts_only_the_images_left(tmp_store, tmp_path):
     from compdiff import monitor
 
@@ -219,7 +234,7 @@ def test_readme_cost_table_reads_the_metrics(tmp_store, tmp_path, monkeypatch, c
     # 2 runs, 1 per seed, seeds 0 and 1: 5120 s + 2560 s of training, 30 s of scoring each
     assert fig7 == ["Fig 7", "v-stop", "2", "1", "0,1", "2.1 h", "1.1 h", "1 min", "1.0M", "cpu, fp32 (CPU model not recorded)"]
     assert next(r for r in body if r[0] == "Fig 2")[1:5] == ["v-stop", "0", "1", "—"]
-    assert next(r for r in body if r[0] == "Fig 4")[1] == experiments.default_recipe("compose")
+    assert next(r for r in body if r[0] == "Fig 4")[1] == experiments.figure_recipe("fig04")
     assert total[:3] == ["all figures (distinct runs)", "—", "2"]
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nno markers\n")

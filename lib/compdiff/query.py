@@ -103,7 +103,8 @@ def params(cfg) -> dict:
 def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = None, extensions: bool = False,
            **overrides) -> list[tuple[str, experiments.Point]]:
     """(store experiment, point) of every run ``figure`` shows at ``profile``; ``recipe``: a cpu
-    recipe (:data:`compdiff.experiments.CPU_RECIPES`; default the profile's); ``extensions``: also
+    recipe (:data:`compdiff.experiments.CPU_RECIPES`; default the one the figure reads:
+    :func:`compdiff.experiments.figure_recipe`); ``extensions``: also
     the runs that extend the figure (:attr:`compdiff.experiments.Point.extends`: trained only around
     a crossing, never by the figure's own rerun)."""
     experiments.check_profile(profile)
@@ -111,6 +112,8 @@ def points(figure: str, profile: str, *, seed: int = 0, recipe: str | None = Non
     if recipe is not None:
         experiments.resolve_recipe(profile, recipe)
         overrides["recipe"] = recipe
+    elif profile == "cpu" and figure in FIGURE_RUNS:
+        overrides["recipe"] = experiments.figure_recipe(figure)
     source, tag = _source(figure)
     if not source:
         return []
@@ -297,7 +300,24 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
         if verbose:
             lines += [f"        missing: {n}" for n in s["missing_names"]]
             lines += [f"        unconverged: {n}" for n in s["unconverged_names"]]
+    if profile == "cpu" and recipe is None:
+        lines += held_lines([f for f in figures if f in experiments.CPU_RECIPE_HELD])
     return lines
+
+
+def held_lines(figures) -> list[str]:
+    """For each cpu figure held on an older recipe (:data:`compdiff.experiments.CPU_RECIPE_HELD`):
+    how many of the default recipe's runs it shows are stored at seed 0, and whether it can switch."""
+    out = []
+    for fig in figures:
+        held = experiments.figure_recipe(fig)
+        s = summary(fig, "cpu", seed=0, recipe=experiments.CPU_RECIPE)
+        ready = s["missing"] == 0
+        out.append(f"{fig} reads {held} until its {experiments.CPU_RECIPE} runs at seed 0 are stored: "
+                   f"{s['stored']} of {s['runs']} stored"
+                   + (f" — ready: take {fig} out of experiments.CPU_RECIPE_HELD and re-execute it" if ready
+                      else f", {s['missing']} to train"))
+    return out
 
 
 def parse_seeds(text: str, name: str = "--seeds =") -> tuple[int, ...]:

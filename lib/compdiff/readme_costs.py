@@ -4,7 +4,7 @@
     python -m compdiff readme-costs --write    # rewrite it in README.md (``make html`` does)
 
 Per figure that uses trained models: the stored runs it reads at the cpu profile (every stored
-seed, the recipe its figures read: :func:`compdiff.experiments.default_recipe`), how many, their summed and median training time, their scoring time,
+seed, the recipe its figures read: :func:`compdiff.experiments.figure_recipe`), how many, their summed and median training time, their scoring time,
 the images they trained on, and the machine they were trained on, all read from the runs' own
 metrics (``results/*/*/metrics.json``). Nothing is typed: the table sits in README.md between
 :data:`START` and :data:`END` and a test fails when it is stale.
@@ -82,7 +82,7 @@ def rows() -> tuple[list[list[str]], list[str]]:
         every.update({rid: c for rid, c in zip(recs, costs)})
         have = sorted({r.params["seed"] for r in recs.values()})
         name = experiments.figure(fig).title.split(" — ")[0]
-        recipe = experiments.default_recipe(query.FIGURE_RUNS[fig][0])
+        recipe = experiments.figure_recipe(fig)
         if not costs:
             out.append([name, recipe, "0", str(per_seed), "—", "—", "—", "—", "—", "—"])
             continue

@@ -66,9 +66,9 @@ def entries() -> list[Entry]:
                     e.profile = e.profile or profile
                     if e.profile == "cpu":
                         e.recipe = experiments.recipe_of(rec.config)
-    # a run of a cpu recipe its figures do not read (experiments.default_recipe): name its profile and recipe
+    # a run of a cpu recipe its figures do not read (experiments.figure_recipe): name its profile and recipe
     for fig in sorted(query.FIGURE_RUNS):
-        shown = experiments.default_recipe(query.FIGURE_RUNS[fig][0])
+        shown = experiments.figure_recipe(fig)
         for name in [n for n in experiments.CPU_RECIPES if n != shown]:
             for seed in seeds:
                 for rec in query.records(fig, "cpu", seed=seed, recipe=name):
