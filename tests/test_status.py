@@ -143,13 +143,29 @@ def test_status_says_when_a_held_figure_can_switch(tmp_store, monkeypatch):
     monkeypatch.setattr(experiments, "CPU_RECIPE_HELD", {"fig05": "wsd-eps"})
     want = {r.run_id: r.config for r in query.records("fig05", "cpu", recipe="v-stop")}
     line = query.status_lines(["fig05", "fig07"], "cpu")[-1]
-    assert line == f"fig05 reads wsd-eps until its v-stop runs at seed 0 are stored: 0 of {len(want)} stored, {len(want)} to train"
+    assert line.startswith(f"fig05 reads wsd-eps until its v-stop runs at seed 0 are stored: 0 of {len(want)} stored, "
+                           f"{len(want)} to train (≈ ")
     assert not any("fig07 reads" in x for x in query.status_lines(["fig05", "fig07"], "cpu"))
     for cfg in want.values():
         store.write("compose", cfg, _metrics(1.0, images=96_000, ips=130.0, stop="bar"))
     line = query.status_lines(["fig05"], "cpu")[-1]
     assert f"{len(want)} of {len(want)} stored" in line and "ready" in line
     assert not any("reads wsd-eps" in x for x in query.status_lines(["fig05"], "cpu", recipe="wsd-eps"))
+
+
+def test_figure_status_and_dry_run_use_the_priority_estimate(tmp_store, tmp_path):
+    """`status` and `figure --dry-run` estimate a missing run as `status --priority` does (the
+    images of stored stop-rule runs of its curve, not its cap), so the three never disagree."""
+    sweep = experiments.efficiency_sweep("cpu", recipe="v-stop")
+    store.write("compose", sweep["fig06_s1_l1"], _metrics(1.0, images=96_000, ips=120.0, stop="bar"))
+    ev = query.evidence(tmp_path / "none.json", cpu_bf16=False)
+    e = query.estimate("compose", sweep["fig06_s1_l0.4"], ev, cpu_bf16=False)
+    assert e.images == 96_000 and e.ips == 120.0 and e.seconds == 800.0  # the cap is 768k
+    recs = [r for r in query.records("fig06", "cpu", recipe="v-stop") if not r.stored]
+    s = query.summary("fig06", "cpu", recipe="v-stop", ev=ev)
+    want = [query.estimate(r.experiment, r.config, ev).seconds for r in {r.run_id: r for r in recs}.values()]
+    assert s["missing"] == len(want) and s["missing_seconds"] == pytest.approx(sum(w for w in want if w is not None))
+    assert s["missing_unknown"] == sum(w is None for w in want)
 
 
 def test_a_paused_run_counts_only_the_images_left(tmp_store, tmp_path):

@@ -219,42 +219,22 @@ def train_speed(train: dict) -> float | None:
     return None
 
 
-def measured_speeds() -> dict[tuple, float]:
-    """Median training images/s of the stored runs, by (UNet config, batch size)."""
-    speeds: dict = {}
-    for run in store.list_runs():
-        c = run.config
-        t = run.json("metrics").get("train", {}) if "metrics.json" in run.manifest["files"] else {}
-        ips = train_speed(t)
-        if "unet" in c and ips:
-            key = (store.canonical_json(c["unet"]), c["train"]["batch_size"])
-            speeds.setdefault(key, []).append(ips)
-    return {k: statistics.median(v) for k, v in speeds.items()}
-
-
-def estimated_seconds(cfg, speeds: dict | None = None) -> float | None:
-    """Training time of ``cfg`` at the measured speed of stored runs of the same model and batch
-    size (None where none is stored): the machine that made those runs, one core."""
-    speeds = measured_speeds() if speeds is None else speeds
-    ips = speeds.get(_speed_key(cfg))
-    return None if not ips else cfg.train.images / ips
-
-
 def _hours(seconds: float | None) -> str:
     if seconds is None:
         return "unknown (no stored run of this model size to time)"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def summary(figure: str, profile: str, *, seed: int = 0, speeds: dict | None = None, **overrides) -> dict:
-    """Counts for ``status``: distinct runs, stored, missing, unconverged; estimated cost of the missing."""
+def summary(figure: str, profile: str, *, seed: int = 0, ev=None, **overrides) -> dict:
+    """Counts for ``status``: distinct runs, stored, missing, unconverged; the estimated cost of the
+    missing, on one core here (:func:`estimate`, the estimate of ``status --priority``)."""
     recs = records(figure, profile, seed=seed, **overrides)
     distinct = {r.run_id: r for r in recs}
     stored = [r for r in distinct.values() if r.stored]
     missing = [r for r in distinct.values() if not r.stored]
     unconv = [r for r in stored if converged(r.run) is False]
-    speeds = measured_speeds() if speeds is None else speeds
-    est = [estimated_seconds(r.config, speeds) for r in missing]
+    ev = evidence() if ev is None else ev
+    est = [estimate(r.experiment, r.config, ev).seconds for r in missing]
     known = [e for e in est if e is not None]
     return {"figure": figure, "profile": profile, "runs": len(distinct), "stored": len(stored),
             "missing": len(missing), "unconverged": len(unconv), "missing_names": [r.name for r in missing],
@@ -263,9 +243,9 @@ def summary(figure: str, profile: str, *, seed: int = 0, speeds: dict | None = N
             "missing_unknown": len(est) - len(known)}
 
 
-def _merged_summary(figure: str, profile: str, seeds, speeds: dict, **overrides) -> dict:
+def _merged_summary(figure: str, profile: str, seeds, ev, **overrides) -> dict:
     """:func:`summary` over several seeds: the counts add up; a run is named with its seed."""
-    parts = [(s, summary(figure, profile, seed=s, speeds=speeds, **overrides)) for s in seeds]
+    parts = [(s, summary(figure, profile, seed=s, ev=ev, **overrides)) for s in seeds]
     if len(parts) == 1:
         return parts[0][1]
     out = {k: sum(p[k] for _, p in parts) for k in ("runs", "stored", "missing", "unconverged", "missing_unknown")}
@@ -280,19 +260,19 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
                  seeds=None, recipe: str | None = None) -> list[str]:
     """The lines ``python -m compdiff status`` prints. ``seeds``: several seeds, counted together
     (instead of ``seed``); ``recipe``: a cpu recipe (:data:`compdiff.experiments.CPU_RECIPES`)."""
-    speeds = measured_speeds()
+    ev = evidence()
     seeds = (seed,) if seeds is None else tuple(seeds)
     kw = {} if recipe is None else {"recipe": recipe}
     chosen = ([f"seeds {seed_text(seeds)}"] if len(seeds) > 1 or seeds != (seed,) else []) + (
         [f"recipe {recipe}"] if recipe is not None else [])
     lines = [f"{'figure':<7} {'runs':>5} {'stored':>7} {'missing':>8} {'unconverged':>12}   training the missing "
-             f"(one core of the machine that made the stored runs; convergence: training-label accuracy ≥ "
+             f"(one core here, as status --priority estimates it; convergence: training-label accuracy ≥ "
              f"{CONVERGENCE_BAR:.0%}" + "".join(f"; {c}" for c in chosen) + ")"]
     for fig in figures:
         if fig not in FIGURE_RUNS:
             lines.append(f"{fig:<7} {'—':>5} {'—':>7} {'—':>8} {'—':>12}   no trained model")
             continue
-        s = _merged_summary(fig, profile, seeds, speeds, **kw)
+        s = _merged_summary(fig, profile, seeds, ev, **kw)
         cost = "—" if not s["missing"] else _hours(s["missing_seconds"])
         if s["missing"] and s["missing_unknown"] and s["missing_seconds"] is not None:
             cost += f" (+{s['missing_unknown']} untimed)"
@@ -301,22 +281,22 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
             lines += [f"        missing: {n}" for n in s["missing_names"]]
             lines += [f"        unconverged: {n}" for n in s["unconverged_names"]]
     if profile == "cpu" and recipe is None:
-        lines += held_lines([f for f in figures if f in experiments.CPU_RECIPE_HELD])
+        lines += held_lines([f for f in figures if f in experiments.CPU_RECIPE_HELD], ev)
     return lines
 
 
-def held_lines(figures) -> list[str]:
+def held_lines(figures, ev=None) -> list[str]:
     """For each cpu figure held on an older recipe (:data:`compdiff.experiments.CPU_RECIPE_HELD`):
     how many of the default recipe's runs it shows are stored at seed 0, and whether it can switch."""
     out = []
     for fig in figures:
         held = experiments.figure_recipe(fig)
-        s = summary(fig, "cpu", seed=0, recipe=experiments.CPU_RECIPE)
+        s = summary(fig, "cpu", seed=0, recipe=experiments.CPU_RECIPE, ev=ev)
         ready = s["missing"] == 0
         out.append(f"{fig} reads {held} until its {experiments.CPU_RECIPE} runs at seed 0 are stored: "
                    f"{s['stored']} of {s['runs']} stored"
                    + (f" — ready: take {fig} out of experiments.CPU_RECIPE_HELD and re-execute it" if ready
-                      else f", {s['missing']} to train"))
+                      else f", {s['missing']} to train (≈ {_hours(s['missing_seconds'])} on one core here)"))
     return out
 
 
@@ -353,7 +333,7 @@ def dry_run_lines(figure: str, profile: str, *, seed: int = 0, **overrides) -> l
     recs = records(figure, profile, seed=seed, **overrides)
     if not recs:
         return [f"{figure} ({profile}): no trained model; the notebook only simulates or draws (seconds)"]
-    speeds = measured_speeds()
+    ev = evidence()
     lines = [f"{figure} ({profile} profile, seed {seed}"
              + (", " + ", ".join(f"{k}={v!r}" for k, v in overrides.items() if v is not None) if any(
                  v is not None for v in overrides.values()) else "") + f"): {len(recs)} run(s)"]
@@ -369,7 +349,7 @@ def dry_run_lines(figure: str, profile: str, *, seed: int = 0, **overrides) -> l
             conv = converged(r.run)
             state = "stored" + ("" if conv is None else ", converged" if conv else ", UNCONVERGED")
         else:
-            est = estimated_seconds(r.config, speeds)
+            est = estimate(r.experiment, r.config, ev).seconds
             state = f"missing (≈ {_hours(est)})"
             if r.run_id not in seen:
                 total += est or 0.0
@@ -678,9 +658,17 @@ def job_state(job, ev: _Evidence, *, cpu_bf16: bool | None = None) -> JobState:
         if how in ("bar", "cap"):
             return JobState(job, "converged" if how == "bar" else "unconverged")
         return JobState(job, "unconverged" if converged(run) is False else "converged")
-    cfg = job.config
-    images, isrc = images_estimate(job.experiment, cfg, ev)
-    done = min(_done_images(job.experiment, cfg), cfg.train.images)
+    return estimate(job.experiment, job.config, ev, cpu_bf16=cpu_bf16, job=job, state=state)
+
+
+def estimate(experiment: str, cfg, ev: _Evidence, *, cpu_bf16: bool | None = None, job=None,
+             state: str = "missing") -> JobState:
+    """The training a missing run still needs on one core here: the images it will train
+    (:func:`images_estimate`, less what a paused run already trained) at its speed here
+    (:func:`speed_estimate`). The one estimate ``status``, ``status --priority`` and
+    ``figure --dry-run`` all print."""
+    images, isrc = images_estimate(experiment, cfg, ev)
+    done = min(_done_images(experiment, cfg), cfg.train.images)
     if done:  # at least one more check after a pause, whatever the estimate
         images = max(images - done, min(cfg.stop.every_images, cfg.train.images - done))
     ips, ssrc = speed_estimate(cfg, ev, cpu_bf16=cpu_bf16)
