@@ -85,9 +85,10 @@ test-notebooks: venv
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
-# Background training on this machine (issue 20): WORKERS processes, one per core, each taking every
-# WORKERS-th missing run of PRIORITY (default gpu_priority.txt; a shorter list of your own, same
-# format, trains only its lines) at PROFILE until MINUTES are up. Finished runs are stored in
+# Background training on this machine (issue 20): WORKERS processes, one per core, each reading
+# PRIORITY again before every run (default gpu_priority.txt; a shorter list of your own, same
+# format, trains only its lines) and taking the first missing run no other worker holds (--claim:
+# a per-run lock; an around= line follows the runs stored meanwhile) at PROFILE until MINUTES are up. Finished runs are stored in
 # results/ as they land (commit them); an unfinished run resumes on the next call with the same list.
 # Logs and summaries: weights/workers/.
 WORKERS ?= 2
@@ -96,7 +97,7 @@ workers: venv
 	@mkdir -p weights/workers
 	@for i in $$(seq 0 $$(($(WORKERS) - 1))); do \
 	  OMP_NUM_THREADS=1 COMPDIFF_NO_TRAIN=0 nohup $(BIN)/python -m compdiff gpu-slot --device cpu \
-	    --minutes $(MINUTES) --profile $(PROFILE) --priority $(PRIORITY) --out weights/workers/w$$i --shard $$i/$(WORKERS) \
+	    --minutes $(MINUTES) --profile $(PROFILE) --priority $(PRIORITY) --out weights/workers/w$$i --claim \
 	    --no-archive --bench-seconds 0 > weights/workers/worker-$$i.log 2>&1 & \
 	  echo "worker $$i/$(WORKERS): weights/workers/worker-$$i.log"; \
 	done

@@ -319,6 +319,35 @@ def test_shards_split_the_list_between_workers_without_an_archive(tmp_path, monk
         gpu_slot.run_slot(1, tmp_path / "w", device="cpu", priority=prio, shard=(2, 2))
 
 
+def test_claiming_workers_skip_a_held_run_and_read_the_list_before_each_run(tmp_path, monkeypatch):
+    """--claim: a run another worker holds (its lock in results/.locks) is left to it; the worker
+    trains the next one, and reads the list again before each run (an around= line then places
+    what the runs stored meanwhile decide)."""
+    monkeypatch.delenv("COMPDIFF_NO_TRAIN", raising=False)
+    _use_store(monkeypatch, tmp_path / "a")
+    prio = _prio(tmp_path, "basic smoke 0-2\n")
+    jobs = gpu_slot.resolve(gpu_slot.read_priority(prio))
+    held = gpu_slot.claim_run(jobs[0])  # another worker trains seed 0
+    assert held is not None and gpu_slot.claim_run(jobs[0]) is None
+    reads = []
+    real = gpu_slot.resolve
+    monkeypatch.setattr(gpu_slot, "resolve", lambda *a, **k: reads.append(1) or real(*a, **k))
+    try:
+        s = gpu_slot.run_slot(1, tmp_path / "w", device="cpu", priority=prio, bench_seconds=0, stop_after_images=64,
+                              progress=False, quiet=True, claim=True, archive=False)
+    finally:
+        gpu_slot.release_run(held)
+    by_seed = {p["seed"]: p["status"] for p in s["plan"]}
+    assert by_seed[0] == "held by another worker"
+    assert by_seed[1].startswith("unfinished at 64") and by_seed[2].startswith("unfinished at 64")
+    assert len(reads) >= 3  # at the start, then before each of the two runs
+    again = gpu_slot.claim_run(jobs[1])  # the worker let go of what it trained
+    assert again is not None
+    gpu_slot.release_run(again)
+    with pytest.raises(ConfigError, match="--claim and --shard"):
+        gpu_slot.run_slot(1, tmp_path / "w", device="cpu", priority=prio, shard=(0, 2), claim=True)
+
+
 def test_priority_lines_pick_a_cpu_recipe(tmp_path):
     (e,) = gpu_slot.read_priority(_prio(tmp_path, "basic cpu 0,1 recipe=v-stop\n"))
     assert e.recipe == "v-stop" and str(e) == "basic cpu 0,1 recipe=v-stop"

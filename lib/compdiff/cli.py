@@ -320,7 +320,7 @@ def _cmd_gpu_slot(args) -> int:
     gpu_slot.run_slot(args.minutes, args.out, device=args.device, profile=args.profile, priority=args.priority,
                       models=args.models, bench_seconds=args.bench_seconds, reserve_minutes=args.reserve_minutes,
                       stop_after_images=args.stop_after_images, max_mb=args.max_mb, progress=not args.quiet,
-                      t0=_T0, shard=args.shard, archive=not args.no_archive)
+                      t0=_T0, shard=args.shard, claim=args.claim, archive=not args.no_archive)
     return 0
 
 
@@ -434,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     g.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                    help="take only the I-th of every N runs still to train (N workers, one per core)")
+    g.add_argument("--claim", action="store_true",
+                   help="workers on one machine: read the list again before each run and take the first "
+                        "missing run no other worker holds (a per-run lock); instead of --shard")
     g.add_argument("--no-archive", action="store_true",
                    help="store the runs here and pack nothing (a background worker on this machine)")
     g.set_defaults(func=_cmd_gpu_slot)

@@ -462,11 +462,36 @@ def _train_chunk(chunk: list, dev, progress: bool, K: int, stop_after_images, tr
     return [out[j.run_id] for j in chunk]
 
 
+def claim_run(job):
+    """A per-run training claim for workers that share one machine's ``results/`` (``--claim``): a
+    non-blocking exclusive ``flock`` on ``results/.locks/train-EXPERIMENT-RUNID.lock``, held until
+    :func:`release_run` (or the process's end: the kernel releases it if the worker dies). None when
+    another process holds it."""
+    import fcntl
+
+    lockdir = paths.results_dir() / ".locks"
+    lockdir.mkdir(parents=True, exist_ok=True)
+    fh = open(lockdir / f"train-{job.experiment}-{job.run_id}.lock", "w")  # noqa: SIM115 - held past this call
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
+
+
+def release_run(fh) -> None:
+    import fcntl
+
+    fcntl.flock(fh, fcntl.LOCK_UN)
+    fh.close()
+
+
 def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, priority=None,
              models: int | None = None, bench_seconds: float | None = None, reserve_minutes: float | None = None,
              stop_after_images: int | None = None, max_mb: float | None = None, progress: bool = True,
              quiet: bool = False, t0: float | None = None, shard: tuple[int, int] | None = None,
-             archive: bool = True) -> dict:
+             claim: bool = False, archive: bool = True) -> dict:
     """One GPU slot (the module docstring): returns its summary, also written as ``slot.json``.
 
     minutes: the slot's length, from ``t0`` (default: now). out: the folder of the archive.
@@ -477,8 +502,11 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     stop_after_images: stop every run there at the latest (an exact resume point; splits a long
     run over slots on purpose). max_mb: the archive's size limit (weights and checkpoints that do
     not fit are left out and listed). shard (i, n): take only the i-th of every n runs still to
-    train (n workers on one machine, one per core, share the list without colliding).
-    archive=False: store the runs here and pack nothing (a worker on the machine that keeps them)."""
+    train (n workers on one machine, one per core, share the list without colliding). claim: the
+    other way for workers to share one machine: before each run the list is read again (so an
+    ``around=`` line places the cells that the runs stored meanwhile, by any worker, decide) and
+    the worker takes the first missing run no other worker holds (:func:`claim_run`); not with
+    ``shard``. archive=False: store the runs here and pack nothing (a worker on the machine that keeps them)."""
     import torch
 
     from . import runs
@@ -498,6 +526,8 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
             raise ConfigError(f"{name} = {v!r} must be a non-negative number")
     if stop_after_images is not None and (not isinstance(stop_after_images, int) or stop_after_images < 1):
         raise ConfigError(f"--stop-after-images = {stop_after_images!r} must be a positive integer")
+    if claim and shard is not None:
+        raise ConfigError("--claim and --shard are two ways to share the list between workers: give one")
     entries = read_priority(priority)  # a bad list fails before the device is touched
     around_notes: list = []
     jobs = resolve(entries, profile, around_notes)
@@ -526,17 +556,24 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
         f"torch {env['torch']} (CUDA {env['cuda']}), numpy {env['numpy']}, scipy {env['scipy']}, tqdm {env['tqdm']}; "
         f"compdiff {__version__}, engine {store.ENGINE_VERSION}")
 
-    pending, status = [], {}
-    for j in jobs:
-        try:
-            hit = store.lookup(j.experiment, j.config)
-        except store.StoreError as e:
-            status[j.run_id] = f"skipped: {type(e).__name__}: {e}"
-            continue
-        if hit is None:
-            pending.append(j)
-        else:
-            status[j.run_id] = "stored before the slot"
+    status: dict = {}
+
+    def unstored(js, stored_how: str) -> list:
+        out = []
+        for j in js:
+            try:
+                hit = store.lookup(j.experiment, j.config)
+            except store.StoreError as e:
+                status[j.run_id] = f"skipped: {type(e).__name__}: {e}"
+                continue
+            if hit is None:
+                out.append(j)
+            else:
+                status.setdefault(j.run_id, stored_how)
+        return out
+
+    pending = unstored(jobs, "stored before the slot")
+    every_job = {j.run_id: j for j in jobs}  # every run any reading of the list named, in order
     if shard is not None:
         i, n = shard
         if not (isinstance(i, int) and isinstance(n, int) and 0 <= i < n):
@@ -577,18 +614,65 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
     checkpoints: dict = {}  # run_id → (job, images_seen)
     score_cost, t_train, t_score, images_trained = 0.0, 0.0, 0.0, 0
     groups = []
-    with _training_on(), _stop_on_sigterm(stop):
-        while pending and not train_over():
+    tried: set = set()  # run ids this slot has trained (finished or not) or failed
+    claims: dict = {}  # run_id → the claim's file (claim mode)
+
+    def next_chunk() -> tuple[list, int]:
+        """The runs to train next, K of one batch key: the first pending ones (shard mode), or, in
+        claim mode, the first ones of a fresh reading of the list that no other worker holds."""
+        nonlocal pending, around_notes
+        if not claim:
+            if not pending:
+                return [], 0
             key = batch_key(spec_of(pending[0]))
-            same = [j for j in pending if batch_key(spec_of(j)) == key]
             K = k_for(spec_of(pending[0]))
-            chunk = same[:K]
+            return [j for j in pending if batch_key(spec_of(j)) == key][:K], K
+        notes: list = []
+        fresh = resolve(entries, profile, notes)
+        for j in fresh:
+            every_job.setdefault(j.run_id, j)
+        if notes != around_notes:
+            for note in notes:
+                log(f"list read again: {note}")
+            around_notes = notes
+        pending = [j for j in unstored(fresh, "stored by another worker during the slot") if j.run_id not in tried]
+        chunk, key, K = [], None, 0
+        for j in pending:
+            if key is not None and (batch_key(spec_of(j)) != key or len(chunk) == K):
+                continue
+            fh = claim_run(j)
+            if fh is None:
+                status.setdefault(j.run_id, "held by another worker")
+                continue
+            status.pop(j.run_id, None)
+            claims[j.run_id] = fh
+            if key is None:
+                key, K = batch_key(spec_of(j)), k_for(spec_of(j))
+            chunk.append(j)
+        return chunk, K
+
+    def drop(chunk) -> None:
+        for j in chunk:
+            tried.add(j.run_id)
+            if j in pending:
+                pending.remove(j)
+            if j.run_id in claims:
+                release_run(claims.pop(j.run_id))
+
+    with _training_on(), _stop_on_sigterm(stop):
+        while not train_over():
+            chunk, K = next_chunk()
+            if not chunk:
+                break
             log(f"training {len(chunk)} run(s) together (K = {K}): " + ", ".join(j.name for j in chunk))
             ts = time.monotonic()
             try:
                 results = _train_chunk(chunk, dev, progress, K, stop_after_images, train_over, log)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
+                for j in chunk:  # tried again at the smaller K
+                    if j.run_id in claims:
+                        release_run(claims.pop(j.run_id))
                 if K == 1:
                     raise
                 models = max(1, K // 2)
@@ -597,14 +681,13 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
             except FloatingPointError as e:
                 for j in chunk:
                     status[j.run_id] = f"failed: {e}"
-                    pending.remove(j)
+                drop(chunk)
                 log(f"training failed: {e}")
                 continue
             t_train += time.monotonic() - ts
             groups.append({"K": len(chunk), "runs": [j.run_id for j in chunk], "seconds": time.monotonic() - ts,
                            "images_per_second": sum(r.images_per_second for r in results)})
             for j, r in zip(chunk, results):
-                pending.remove(j)
                 images_trained += r.images_seen - r.resumed_from_images
                 if not r.completed:
                     checkpoints[j.run_id] = (j, r.images_seen)
@@ -631,12 +714,17 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
                 status[j.run_id] = "stored in this slot"
                 acc = run.json("metrics").get("accuracy")
                 log(f"  {j.label}: stored, accuracy {acc:.3f} (scored in {dt:.1f} s)")
+            drop(chunk)
+    for fh in claims.values():
+        release_run(fh)
     for j in pending:
         status.setdefault(j.run_id, "not started")
+    jobs = list(every_job.values())
 
     summary["plan"] = [{"entry": str(j.entry), "line": j.entry.line, "name": j.name, "experiment": j.experiment,
                         "run_id": j.run_id, "profile": j.profile, "seed": j.config.train.seed,
-                        "images": j.config.train.images, "status": status.get(j.run_id, "?")} for j in jobs]
+                        "images": j.config.train.images,
+                        "status": status.get(j.run_id, "no longer in the list when it was read again")} for j in jobs]
     summary["groups"] = groups
     summary["counts"] = {"runs_in_list": len(jobs), "stored_in_slot": len(stored),
                          "unfinished": len(checkpoints), "images_trained": images_trained,
