@@ -462,6 +462,9 @@ def _train_chunk(chunk: list, dev, progress: bool, K: int, stop_after_images, tr
     return [out[j.run_id] for j in chunk]
 
 
+HELD = "held by another worker"  # a run's status in a claiming slot's summary while another worker trains it
+
+
 def claim_run(job):
     """A per-run training claim for workers that share one machine's ``results/`` (``--claim``): a
     non-blocking exclusive ``flock`` on ``results/.locks/train-EXPERIMENT-RUNID.lock``, held until
@@ -568,8 +571,8 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
                 continue
             if hit is None:
                 out.append(j)
-            else:
-                status.setdefault(j.run_id, stored_how)
+            elif status.get(j.run_id) in (None, HELD):
+                status[j.run_id] = stored_how
         return out
 
     pending = unstored(jobs, "stored before the slot")
@@ -642,7 +645,7 @@ def run_slot(minutes: float, out, *, device="auto", profile: str | None = None, 
                 continue
             fh = claim_run(j)
             if fh is None:
-                status.setdefault(j.run_id, "held by another worker")
+                status.setdefault(j.run_id, HELD)
                 continue
             status.pop(j.run_id, None)
             claims[j.run_id] = fh

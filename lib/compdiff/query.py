@@ -202,10 +202,6 @@ def converged(run: store.Run) -> bool | None:
     return None if a is None else a >= CONVERGENCE_BAR
 
 
-def _speed_key(cfg) -> tuple:
-    return (store.canonical_json(cfg.unet), cfg.train.batch_size)
-
-
 def train_speed(train: dict) -> float | None:
     """A stored run's training images/s from its metrics' ``train`` block: the speed of its last
     training process, or, where that process trained nothing (a stop-rule run is trained, then
