@@ -321,6 +321,31 @@ def test_memoriser_matches_the_lattice_formula():
     assert cmp.passed and not baselines.beats(b.memoriser, b.memoriser, b.held_out).passed
 
 
+def test_isolated_outcomes_tell_copying_from_generalising():
+    """On the isolated held-out labels: the memoriser's drawings all copy a training position, the
+    ground truth is right and exact, a model one pixel off is right (±1 px) but not exact, and a
+    model that draws nothing is neither."""
+    cfg = experiments.efficiency_sweep("cpu")["fig06n16_s1_l0.2"]
+    b = baselines.baselines(cfg)
+    n = len(b.labels)
+
+    def drawn(pos, correct, bumps=1):
+        return {"labels": b.labels, "x_hat": pos[:, 0], "y_hat": pos[:, 1], "correct": np.asarray(correct, bool),
+                "n_bumps": np.full(n, bumps)}
+
+    tr = b.labels[b.train]
+    nearest = tr[np.argmin(((b.labels[:, None] - tr[None]) ** 2).sum(-1), axis=1)]
+    copy = baselines.isolated_outcomes(drawn(nearest, b.memoriser), cfg, b)
+    assert copy.n == b.isolated.sum() > 10 and (copy.right, copy.exact, copy.copies, copy.other) == (0, 0, 1, 0)
+    truth = baselines.isolated_outcomes(drawn(b.labels, np.ones(n)), cfg, b)
+    assert (truth.right, truth.exact, truth.copies) == (1, 1, 0)
+    off = baselines.isolated_outcomes(drawn(b.labels + [1.0, 0.0], np.ones(n)), cfg, b)
+    assert (off.right, off.exact, off.copies) == (1, 0, 0)
+    blank = baselines.isolated_outcomes(drawn(np.full((n, 2), np.nan), np.zeros(n), bumps=0), cfg, b)
+    assert (blank.right, blank.copies, blank.other) == (0, 0, 1)
+    assert baselines.isolated_outcomes({"labels": b.labels, "correct": np.ones(n, bool)}, cfg, b) is None  # SOS-scored
+
+
 # ---------------------------------------------------------------------------------------------
 # sample efficiency, percolation onset, continuous manifolds (Figs 5, 6e, 15)
 

@@ -97,6 +97,39 @@ def strict_correct(samples: dict, cfg, tol: float = STRICT_TOL) -> np.ndarray | 
 
 
 @dataclass(frozen=True)
+class IsolatedOutcomes:
+    """What a bump-scored model drew for its isolated held-out labels, where the memoriser scores 0:
+    shares of those labels (each a share of ``n``)."""
+
+    n: int  # isolated held-out labels
+    right: float  # right by the run's scorer (one bump within its tolerance): a position no training image has
+    exact: float  # right within STRICT_TOL
+    copies: float  # one bump within STRICT_TOL of a training label's position: the memoriser's answer (wrong here)
+    other: float  # the rest: no bump, several, or one bump elsewhere
+
+
+def isolated_outcomes(samples: dict, cfg, b: Baselines, tol: float = STRICT_TOL) -> IsolatedOutcomes | None:
+    """Copying or generalising on the isolated held-out labels of a run (``samples``: its stored
+    samples; ``b``: its :func:`baselines`): the share of them its samples get right (the run's
+    scorer, and within ``tol``), and the share where it draws one bump at a training label's
+    position (within ``tol``), the memoriser's answer. None for a run scored as SOS or with no
+    isolated label. Periodic runs compare on the torus."""
+    if "n_bumps" not in samples or not b.isolated.any():
+        return None
+    period = cfg.n * cfg.d if getattr(cfg, "periodic", False) else None
+    iso = b.isolated
+    one = np.asarray(samples["n_bumps"])[iso] == 1
+    pos = np.stack([samples["x_hat"], samples["y_hat"]], axis=1).astype(np.float64)[iso]
+    at_train = (_delta(pos, b.labels[b.train], period).max(-1) <= tol + 1e-9).any(axis=1)
+    right = np.asarray(samples["correct"], bool)[iso]
+    exact = np.asarray(strict_correct(samples, cfg, tol), bool)[iso]
+    copies = one & at_train & ~right
+    n = int(iso.sum())
+    return IsolatedOutcomes(n, float(right.mean()), float(exact.mean()), float(copies.mean()),
+                            float((~right & ~copies).mean()))
+
+
+@dataclass(frozen=True)
 class Comparison:
     """A model against a baseline on one label set: accuracies, paired discordant counts, p-value."""
 
