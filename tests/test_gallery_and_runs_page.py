@@ -91,11 +91,11 @@ def test_committed_runs_page_is_generated():
     assert "generated" in text and "python -m compdiff runs-page" in text
 
 
-def test_runs_page_names_a_non_default_recipe_and_a_stop_rule():
+def test_runs_page_names_a_non_default_recipe_and_a_stop_rule(tmp_path):
     """Every cpu run is labelled with its recipe; a run of a recipe its figures do not read (yet:
     experiments.figure_recipe) says so and shows no figure, and a stop-rule run's budget reads as
     a cap, not as the images it saw."""
-    from compdiff import experiments
+    from compdiff import experiments, gpu_slot
 
     items = runs_page.entries()
     for e in items:
@@ -110,5 +110,12 @@ def test_runs_page_names_a_non_default_recipe_and_a_stop_rule():
         pytest.skip("no run of a cpu recipe its figures do not read is stored")
     for e in unread:
         assert e.recipe in experiments.CPU_RECIPES and not e.figures
+    # the remake line it names is a priority-list line that trains exactly that run
+    for e in unread[:5]:
+        path = tmp_path / "line.txt"
+        path.write_text(e.line + "\n")
+        jobs = gpu_slot.resolve(gpu_slot.read_priority(path))
+        assert f"{e.run.experiment}/{e.run.run_id}" in {f"{j.experiment}/{j.run_id}" for j in jobs}, e.line
+        assert f"`{e.line}`" in runs_page.command(e)
     text = runs_page.render_markdown(items)
     assert text.count("(its figures read another recipe for now)") >= 2 * len(unread)

@@ -32,6 +32,7 @@ class Entry:
     profile: str | None = None
     recipe: str | None = None  # the cpu recipe it was trained with (cpu runs only)
     unread: bool = False  # a run of a cpu recipe its figures do not read (yet)
+    line: str = ""  # an unread run: the priority-list line that trains it again
 
     @property
     def where(self) -> str:
@@ -75,6 +76,9 @@ def entries() -> list[Entry]:
                     e = by_ref.get(f"{rec.experiment}/{rec.run_id}") if rec.stored else None
                     if e is not None and e.profile is None:
                         e.profile, e.recipe, e.unread = "cpu", name, True
+                        source = query.FIGURE_RUNS[fig][0]
+                        named = f" {rec.name}" if source in experiments.SWEEPS else ""
+                        e.line = f"{source} cpu {seed}{named} recipe={name}"
     return list(by_ref.values())
 
 
@@ -151,8 +155,8 @@ def cost(run: store.Run) -> str:
 
 def command(e: Entry) -> str:
     if e.unread:
-        return (f"a run of the cpu recipe `{e.recipe}`: the `gpu_priority.txt` lines with `recipe={e.recipe}` "
-                "train it (`make workers` here, `make gpu-slot` on a GPU)")
+        return (f"a run of the cpu recipe `{e.recipe}`: the priority line `{e.line}` trains it (in a list of your "
+                "own: `make workers PRIORITY=FILE` here, `make gpu-slot` on a GPU)")
     if not e.records:
         return (f"no figure asks for this config (made with sweep overrides or by earlier code): its config is "
                 f"`results/{e.ref}/config.json`")
