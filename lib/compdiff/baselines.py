@@ -112,7 +112,8 @@ def isolated_outcomes(samples: dict, cfg, b: Baselines, tol: float = STRICT_TOL)
     """Copying or generalising on the isolated held-out labels of a run (``samples``: its stored
     samples; ``b``: its :func:`baselines`): the share of them its samples get right (the run's
     scorer, and within ``tol``), and the share where it draws one bump at a training label's
-    position (within ``tol``), the memoriser's answer. None for a run scored as SOS or with no
+    position (within ``tol``; the training labels among its evaluation labels, every one of them
+    for the lattice sweeps), the memoriser's answer. None for a run scored as SOS or with no
     isolated label. Periodic runs compare on the torus."""
     if "n_bumps" not in samples or not b.isolated.any():
         return None
