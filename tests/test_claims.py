@@ -406,6 +406,18 @@ def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
     """The 32×32 sweep alone (no 16×16 run stored): the claim as before the seed lattice."""
     _plant_efficiency("fig06", _follows, lattices=(32,))
     assert _verdict("percolation-onset") == "reproduced"
+    # the descriptive copy-to-new switch (Fig 6's isolated-label panel) brackets each σ's λ_c
+    recs = [r for r in query.records("fig06", "cpu") if r.stored and claims.lattice_of(r) == 32]
+    sigmas = experiments.efficiency_grid("cpu").sigmas
+    sw, lam_c = claims.copy_switch(recs, sigmas), _lambda_c(32)
+    for s in sigmas:
+        lo, hi = sw[s]
+        if not np.isfinite(lam_c[s]):  # never percolates: the planted model never draws them right
+            assert hi is None, (s, sw[s])
+        else:
+            assert hi is not None and (lo is None or lo < lam_c[s]) and hi >= lam_c[s], (s, sw[s], lam_c[s])
+    note = claims.measure_all("cpu", only=["percolation-onset"])["percolation-onset"].note
+    assert "copying or generalising" in note and claims.switch_text({sd: sw for sd in SEEDS}) in note  # alike planted seeds
     _reset(monkeypatch, tmp_path, "null")  # the memoriser: its onset is λ ≈ 0.08 whatever σ
     _plant_efficiency("fig06", lambda cfg, b: b.memoriser, lattices=(32,))
     assert _verdict("percolation-onset") == "not reproduced"

@@ -945,6 +945,61 @@ def onset_readings(recs, grid, pc, *, lattice: int | None = None) -> list[OnsetR
     return out
 
 
+def copy_switch(recs, sigmas) -> dict:
+    """Per σ of one seed's Fig 6 records on one lattice: where the models stop copying and start
+    drawing right new images on their isolated held-out labels (:func:`compdiff.baselines.isolated_outcomes`,
+    λ < 1, runs with at least MIN_ISOLATED isolated labels): (the last stored λ where they copy a
+    training position at least as often as they are right within ±0.5 px, the next stored λ, where
+    they are right more often), (None, λ) where they are already right more often at the smallest
+    stored λ, (λ, None) where they never are, or None with no such run. Descriptive: the figure's
+    isolated-label panel, not a part of the onset check."""
+    out = {}
+    for s in sigmas:
+        seq = []
+        for r in sorted((r for r in recs if r.stored and r.params["sigma"] == s and r.params["keep_fraction"] < 1),
+                        key=lambda r: r.params["keep_fraction"]):
+            o = baselines.isolated_outcomes(r.run.arrays("samples"), r.config, null_of(r))
+            if o is not None and o.n >= MIN_ISOLATED:
+                seq.append((r.params["keep_fraction"], o.exact > o.copies))
+        if not seq:
+            out[s] = None
+            continue
+        first = next((i for i, (_, new) in enumerate(seq) if new), None)
+        out[s] = (seq[-1][0], None) if first is None else (None if first == 0 else seq[first - 1][0], seq[first][0])
+    return out
+
+
+def switch_text(by_seed: dict) -> str:
+    """{seed: :func:`copy_switch`} of one lattice as one phrase per σ: "σ = 0.5: (0.1, 0.2] (seeds 0, 1, 2)"."""
+    per_sigma: dict = {}
+    for seed, sw in sorted(by_seed.items()):
+        for s, iv in sw.items():
+            if iv is not None:
+                per_sigma.setdefault(s, {}).setdefault(iv, []).append(seed)
+    parts = []
+    for s, ivs in per_sigma.items():
+        def fmt(iv):
+            lo, hi = iv
+            return f"never up to λ = {lo:g}" if hi is None else f"at or below λ = {hi:g}" if lo is None else f"({lo:g}, {hi:g}]"
+        parts.append(f"σ = {s:g}: " + ", ".join(f"{fmt(iv)} (seed{'s' if len(sd) > 1 else ''} {', '.join(map(str, sd))})"
+                                                for iv, sd in ivs.items()))
+    return "; ".join(parts)
+
+
+def _switch_note(by_lattice: dict, sigmas) -> str:
+    """The copy-to-new switch of every stored seed per lattice (``{N: {seed: records}}``), for a claim's note."""
+    texts = []
+    for N, by_seed in sorted(by_lattice.items()):
+        t = switch_text({sd: copy_switch(recs, sigmas) for sd, recs in by_seed.items()})
+        if t:
+            texts.append(f"{N}×{N}: {t}")
+    if not texts:
+        return ""
+    return ("copying or generalising (descriptive, not part of the check; Fig 6's isolated-label panel): the λ "
+            "interval where the models stop copying training positions on their isolated held-out labels and are "
+            "right within ±0.5 px more often: " + "; ".join(texts))
+
+
 @claim("percolation-onset", title="Accuracy jumps at the percolation λ_c(σ)",
        figures=("fig06", "fig14"), source="INFERRED: S2 ('sudden onset'); S1 Fig 6e",
        text="Model accuracy jumps where the simulation percolates: the λ of the accuracy rise "
@@ -1003,8 +1058,10 @@ def _percolation_onset(profile: str) -> Result:
             used += [r for r in recs if r.params["sigma"] == o.sigma]
     if not checks:
         return groups.not_yet_run("no σ column decides its onset yet: " + "; ".join(open_))
+    by_seed = {sd: [by[sd] for by in named.values() if sd in by] for sd in seeds}
     res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
-                 profile=prof, checks=checks, runs=_provenance(used))
+                 profile=prof, checks=checks, runs=_provenance(used),
+                 note=_switch_note({lattice_of(next(iter(by_seed.values()))[0]): by_seed} if seeds else {}, g.sigmas))
     if open_:  # the claim is about every σ: no verdict until each one's onset is decided
         res.undecided = (f"not every σ is decided ({len(checks)} of {len(g.sigmas) * len(seeds)} so far): "
                          + "; ".join(open_))
@@ -1058,6 +1115,10 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
                       f"a 32×32 one); the 32×32 sweep "
                       f"carries seed 0 to show that the paper's lattice agrees (32×32 seeds stored: "
                       f"{', '.join(map(str, seeds_of.get(32, ()))) or 'none'}). Simulated λ_c: {sim_text}")
+    switch = _switch_note({N: {sd: [by[sd] for by in named.values() if sd in by] for sd in seeds_of.get(N, ())}
+                           for N, named in by_lattice.items()}, g.sigmas)
+    if switch:
+        res.note += ". " + switch[0].upper() + switch[1:]
     why = []
     if open_:  # the claim is about every σ: no verdict until each one's onset is decided
         total = len(g.sigmas) * (len(seeds) + len(seeds_of.get(32, ())))
