@@ -168,6 +168,27 @@ def test_figure_status_and_dry_run_use_the_priority_estimate(tmp_store, tmp_path
     assert s["missing_unknown"] == sum(w is None for w in want)
 
 
+def test_convergence_is_the_stop_rule_and_reads_2d_and_1d_training_labels_together(tmp_store):
+    """A stop-rule run is converged when it stopped at its bar, unconverged at its cap, whatever its
+    final scoring reads; a run with stripes is read on its 2D and 1D training labels together."""
+    from compdiff import claims
+
+    sweep = experiments.efficiency_sweep("cpu", recipe="v-stop")
+    art = _metrics(0.06, images=144_000, ips=500.0, stop="bar")
+    art["metrics"].update(regions={"overall": 0.06, "id": 2 / 3, "ood": 0.05}, region_sizes={"id": 3, "ood": 253},
+                          train_1d_accuracy=1.0, train_1d_labels=192)
+    run = store.write("compose", sweep["fig05_mixed_n16_p0.01"], art)
+    assert query.training_accuracy(run) == pytest.approx((2 + 192) / 195)
+    assert query.converged(run) is True and query.stop_outcome(run) == "bar"
+    capped = _metrics(0.97, images=768_000, ips=500.0, stop="cap")
+    run = store.write("compose", sweep["fig06_s1_l1"], capped)
+    assert query.converged(run) is False and query.training_accuracy(run) == 0.97
+    rec = next(r for r in query.records("fig06", "cpu", recipe="v-stop") if r.name == "fig06_s1_l1")
+    assert claims.unconverged([rec]) == ["fig06_s1_l1 (seed 0: 97.0% on its training labels, stopped at its cap of 768,000 images)"]
+    plain = store.write("compose", experiments.efficiency_sweep("cpu", recipe="wsd-eps")["fig06_s1_l1"], _metrics(0.89, images=384_000, ips=500.0))
+    assert query.stop_outcome(plain) is None and query.converged(plain) is False
+
+
 def test_a_paused_run_counts_only_the_images_left(tmp_store, tmp_path):
     from compdiff import monitor
 

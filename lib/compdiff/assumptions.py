@@ -208,7 +208,11 @@ PAGE: list = [
                "(the memoriser cannot hit them); accuracies are also reported at ±0.5 px for bump-scored runs.",
                "report"),
     Assumption("Convergence bar (accuracy on a run's own training labels)", "query:CONVERGENCE_BAR", "INFERRED",
-               "A run below it is unconverged and cannot decide a claim: the claim reads undecided.", "report"),
+               "A run below it is unconverged and cannot decide a claim: the claim reads undecided. A run of a "
+               "stop-rule recipe (v-stop) is converged when it stopped at its bar (the rule's own test: two "
+               "consecutive checks above 95% on its training labels), unconverged when it reached its cap first. "
+               "For data with 1D stripes, the training labels are its 2D and 1D ones together (a Fig 5b set of "
+               "3 bumps and 192 stripes is read on all 195).", "report"),
     Assumption("Seeds a verdict needs", "claims:MIN_SEEDS", "INFERRED",
                "With fewer seeds of a configuration a check uses, a model-based verdict is provisional.", "report"),
     Assumption("Clifford-like threshold (participation ratio)", "claims:CLIFFORD_PR", "INFERRED",

@@ -56,8 +56,8 @@ VERDICT_RULE = (
     f"- **provisional (n seeds)**: a model-based claim with fewer than {MIN_SEEDS} seeds of a configuration it "
     "uses; the badge says what the parts read so far;\n"
     "- **undecided (why)**: no verdict can be drawn: nothing is stored at the `cpu` or `paper` profile, "
-    f"or a run the check uses is **unconverged** (below {query.CONVERGENCE_BAR:.0%} accuracy on its own "
-    "training labels); the row names the runs and what would fix them. Results of the `smoke` profile "
+    f"or a run the check uses is **unconverged** (a stop-rule run that reached its image cap before its bar; "
+    f"any other run below {query.CONVERGENCE_BAR:.0%} accuracy on its own training labels); the row names the runs and what would fix them. Results of the `smoke` profile "
     "(tiny models that only exercise the code) are shown but never judged.\n\n"
     "**Leave one seed out.** A model-based claim with two or more seeds is judged again with each seed left "
     "out in turn, by the same check on the remaining seeds; the row says *stable when any one seed is left "
@@ -328,12 +328,16 @@ def _provenance(records) -> tuple:
 
 
 def unconverged(records) -> list[str]:
-    """The records among ``records`` whose run is below the convergence bar, described."""
+    """The records among ``records`` whose run did not converge (:func:`compdiff.query.converged`:
+    a stop-rule run stopped at its cap, any other run below the convergence bar), described."""
     out = []
     for r in records:
+        if query.converged(r.run) is not False:
+            continue
         acc = query.training_accuracy(r.run)
-        if acc is not None and acc < query.CONVERGENCE_BAR:
-            out.append(f"{r.name} (seed {r.params['seed']}: {100 * acc:.1f}% on its training labels)")
+        how = ("" if acc is None else f"{100 * acc:.1f}% on its training labels") + (
+            f", stopped at its cap of {r.run.config['train']['images']:,} images" if query.stop_outcome(r.run) == "cap" else "")
+        out.append(f"{r.name} (seed {r.params['seed']}: {how.lstrip(', ')})")
     return list(dict.fromkeys(out))
 
 
