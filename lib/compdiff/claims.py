@@ -309,6 +309,11 @@ def figure_records(*figures: str) -> tuple[ProfileRuns, dict]:
     return groups, named.get(groups.shown_profile, {}) if groups.shown_profile else {}
 
 
+def seed_recs(named: dict, seed: int) -> list:
+    """The records of ``seed`` in ``{name: {seed: record}}`` (:func:`figure_records`' answer)."""
+    return [by_seed[seed] for by_seed in named.values() if seed in by_seed]
+
+
 def seeds_with(named: dict, names) -> tuple:
     """The seeds at which every one of ``names`` is stored."""
     names = list(names)
@@ -950,6 +955,21 @@ def onset_readings(recs, grid, pc, *, lattice: int | None = None) -> list[OnsetR
     return out
 
 
+def isolated_rows(recs) -> list[dict]:
+    """One row per stored Fig 6 record of λ < 1 with at least MIN_ISOLATED isolated held-out labels:
+    its lattice N, σ, λ and seed with :func:`compdiff.baselines.isolated_outcomes` (n, right, exact,
+    copies): what Fig 6's isolated-label panel draws and :func:`copy_switch` reads."""
+    out = []
+    for r in recs:
+        if not r.stored or r.params["keep_fraction"] >= 1:
+            continue
+        o = baselines.isolated_outcomes(r.run.arrays("samples"), r.config, null_of(r))
+        if o is not None and o.n >= MIN_ISOLATED:
+            out.append({"N": lattice_of(r), "sigma": r.params["sigma"], "keep_fraction": r.params["keep_fraction"],
+                        "seed": r.params["seed"], "n": o.n, "right": o.right, "exact": o.exact, "copies": o.copies})
+    return out
+
+
 def copy_switch(recs, sigmas) -> dict:
     """Per σ of one seed's Fig 6 records on one lattice: where the models stop copying and start
     drawing right new images on their isolated held-out labels (:func:`compdiff.baselines.isolated_outcomes`,
@@ -958,14 +978,9 @@ def copy_switch(recs, sigmas) -> dict:
     they are right more often), (None, λ) where they are already right more often at the smallest
     stored λ, (λ, None) where they never are, or None with no such run. Descriptive: the figure's
     isolated-label panel, not a part of the onset check."""
-    out = {}
+    rows, out = isolated_rows(recs), {}
     for s in sigmas:
-        seq = []
-        for r in sorted((r for r in recs if r.stored and r.params["sigma"] == s and r.params["keep_fraction"] < 1),
-                        key=lambda r: r.params["keep_fraction"]):
-            o = baselines.isolated_outcomes(r.run.arrays("samples"), r.config, null_of(r))
-            if o is not None and o.n >= MIN_ISOLATED:
-                seq.append((r.params["keep_fraction"], o.exact > o.copies))
+        seq = sorted((x["keep_fraction"], x["exact"] > x["copies"]) for x in rows if x["sigma"] == s)
         if not seq:
             out[s] = None
             continue
@@ -1063,7 +1078,7 @@ def _percolation_onset(profile: str) -> Result:
             used += [r for r in recs if r.params["sigma"] == o.sigma]
     if not checks:
         return groups.not_yet_run("no σ column decides its onset yet: " + "; ".join(open_))
-    by_seed = {sd: [by[sd] for by in named.values() if sd in by] for sd in seeds}
+    by_seed = {sd: seed_recs(named, sd) for sd in seeds}
     res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
                  profile=prof, checks=checks, runs=_provenance(used),
                  note=_switch_note({lattice_of(next(iter(by_seed.values()))[0]): by_seed} if seeds else {}, g.sigmas))
@@ -1120,8 +1135,8 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
                       f"a 32×32 one); the 32×32 sweep "
                       f"carries seed 0 to show that the paper's lattice agrees (32×32 seeds stored: "
                       f"{', '.join(map(str, seeds_of.get(32, ()))) or 'none'}). Simulated λ_c: {sim_text}")
-    switch = _switch_note({N: {sd: [by[sd] for by in named.values() if sd in by] for sd in seeds_of.get(N, ())}
-                           for N, named in by_lattice.items()}, g.sigmas)
+    switch = _switch_note({N: {sd: seed_recs(named, sd) for sd in seeds_of.get(N, ())} for N, named in by_lattice.items()},
+                          g.sigmas)
     if switch:
         res.note += ". " + switch[0].upper() + switch[1:]
     why = []
