@@ -5,7 +5,7 @@ would, with fewer runs."""
 import numpy as np
 import pytest
 
-from compdiff import efficiency, experiments, gpu_slot, placement, store
+from compdiff import efficiency, experiments, gpu_slot, placement, query, store
 from compdiff.experiments import ConfigError
 
 GRID = (0.05, 0.1, 0.2, 0.4, 0.7)
@@ -61,6 +61,10 @@ def _write(cfg, metrics):
     store.write("compose", cfg, {"metrics": {"n_eval_labels": 1, "n_train_images": 1, **metrics}})
 
 
+def _to_train(jobs) -> list[str]:
+    return [j.name for j in jobs if store.lookup(j.experiment, j.config) is None]
+
+
 def test_an_around_line_keeps_the_cells_next_to_seed_zeros_crossing(tmp_store, tmp_path):
     text = "efficiency cpu 1 fig05_bump_n16_* around=fig05\nefficiency cpu 1 fig06n16_s0.5_* around=fig06\n"
     (tmp_path / "p.txt").write_text(text)
@@ -83,10 +87,16 @@ def test_an_around_line_keeps_the_cells_next_to_seed_zeros_crossing(tmp_store, t
     sweep1 = experiments.efficiency_sweep("cpu", seed=1)
     _write(sweep1["fig05_bump_n16_p0.2"], {"accuracy": 0.3})
     _write(sweep1["fig05_bump_n16_p0.4"], {"accuracy": 0.5})
-    assert [j.name for j in gpu_slot.resolve(entries[:1])] == ["fig05_bump_n16_p0.7"]
+    assert _to_train(gpu_slot.resolve(entries[:1])) == ["fig05_bump_n16_p0.7"]
     _write(sweep1["fig05_bump_n16_p0.7"], {"accuracy": 0.7})
     notes = []
-    assert gpu_slot.resolve(entries[:1], None, notes) == [] and "1 decided" in notes[0]
+    jobs = gpu_slot.resolve(entries[:1], None, notes)
+    assert _to_train(jobs) == [] and "0 run(s) to train" in notes[0] and "1 decided" in notes[0]
+    # a decided line still names the runs it stored (status --priority counts them, the trainer skips them)
+    assert [j.name for j in jobs] == ["fig05_bump_n16_p0.2", "fig05_bump_n16_p0.4", "fig05_bump_n16_p0.7"]
+    assert "3 stored" in notes[0]
+    rows, _ = query.priority_rows(tmp_path / "p.txt", cpu_bf16=False)
+    assert (rows[0]["runs"], rows[0]["stored"], rows[0]["missing"]) == (3, 3, 0)
 
 
 @pytest.mark.parametrize("text, match", [
@@ -122,13 +132,14 @@ def test_fig05_extensions_start_from_the_sigma_one_curves_and_refine_inside_thei
     # σ = 0.5 at N = 16 is below 60% at 0.4: one grid step up; the finer shares, once stored, are done
     _write(sweep0["fig05x_bump_s0.5_n16_p0.4"], {"accuracy": 0.4})
     _write(sweep0["fig05x_bump_n16_p0.28"], {"accuracy": 0.6})
-    names = [j.name for j in gpu_slot.resolve(entries[:1])]
+    names = _to_train(gpu_slot.resolve(entries[:1]))
     assert "fig05x_bump_s0.5_n16_p0.7" in names and "fig05x_bump_n16_p0.28" not in names
+    assert "fig05x_bump_n16_p0.28" in [j.name for j in gpu_slot.resolve(entries[:1])]  # kept, stored
     assert "fig05x_bump_n32_p0.14" in names
     # seed 1 takes seed 0's bracket where seed 0 decided it, and waits elsewhere
     _write(sweep0["fig05x_bump_s0.5_n16_p0.7"], {"accuracy": 0.9})
     notes = []
-    names = [j.name for j in gpu_slot.resolve(entries[1:], None, notes)]
+    names = _to_train(gpu_slot.resolve(entries[1:], None, notes))
     assert sorted(names) == ["fig05x_bump_s0.5_n16_p0.4", "fig05x_bump_s0.5_n16_p0.7"]
     assert all(j.config.train.seed == 1 for j in gpu_slot.resolve(entries[1:]))
 

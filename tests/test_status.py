@@ -146,6 +146,8 @@ def test_status_says_when_a_held_figure_can_switch(tmp_store, monkeypatch):
     assert line.startswith(f"fig05 reads wsd-eps until its v-stop runs at seed 0 are stored: 0 of {len(want)} stored, "
                            f"{len(want)} to train (≈ ")
     assert not any("fig07 reads" in x for x in query.status_lines(["fig05", "fig07"], "cpu"))
+    rows = query.status_lines(["fig05", "fig07"], "cpu")[1:3]  # the held figure's row says which runs it counts
+    assert rows[0].endswith("(wsd-eps runs, read until the switch below)") and "wsd-eps" not in rows[1]
     for cfg in want.values():
         store.write("compose", cfg, _metrics(1.0, images=96_000, ips=130.0, stop="bar"))
     line = query.status_lines(["fig05"], "cpu")[-1]

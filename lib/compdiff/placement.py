@@ -120,10 +120,11 @@ def _collect(curves: dict, c: Curve, exp: str, p, par: dict, grid, ref_cfg: dict
             cur["ref"][x] = v
 
 
-def _walk(curves: dict, level: float, starts: dict | None = None) -> tuple[list, int, int]:
-    """(points to train, curves decided, curves waiting) of ``curves`` (:func:`_collect`), each
-    walked by :func:`frontier` (``starts``: a curve key's first share where nothing is stored)."""
-    kept, done, waiting = [], 0, 0
+def _walk(curves: dict, level: float, starts: dict | None = None) -> tuple[list, list, int, int]:
+    """(points to train, points stored at this seed, curves decided, curves waiting) of ``curves``
+    (:func:`_collect`), each walked by :func:`frontier` (``starts``: a curve key's first share where
+    nothing is stored)."""
+    kept, have, done, waiting = [], [], 0, 0
     for key, cur in curves.items():
         todo = frontier(cur["grid"], cur["own"], cur["ref"], level, start=(starts or {}).get(key))
         if decided(cur["grid"], cur["own"], level):
@@ -131,7 +132,16 @@ def _walk(curves: dict, level: float, starts: dict | None = None) -> tuple[list,
         elif not todo:
             waiting += 1
         kept += [cur["points"][x] for x in todo if x in cur["points"]]
-    return kept, done, waiting
+        have += [cur["points"][x] for x in cur["own"]]
+    return kept, have, done, waiting
+
+
+def _kept(points: list, train: list, have: list) -> list:
+    """``points`` (in their order) that are to train or already stored at this seed: a line keeps
+    the runs it stored, so that ``status --priority`` counts them once its curves are decided
+    (the trainer skips a stored run)."""
+    names = {p.name for p in train} | {p.name for p in have}
+    return [p for p in points if p.name in names]
 
 
 def first_share(grid, values: dict, level: float):
@@ -167,7 +177,7 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
                 main.setdefault((par["kind"], par["N"]), {})[par["keep_fraction"]] = v
     ref_cfg = {p.name: p.config for p in ref_points}
     curves: dict = {}
-    kept, fine = [], 0
+    kept, have, fine = [], [], 0
     for p in points:
         if p.extends != "fig05":
             continue
@@ -177,8 +187,9 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
         if not any(np.isclose(x, s) for s in grid):  # a finer share: between the σ = 1 curve's bracket
             own = main.get((kind, N), {})
             first = min((s for s in own if own[s] >= c.level), default=None)  # set wherever the reading interpolates
-            if (decided(grid, own, c.level) == "interpolated" and grid[_at(grid, first) - 1] < x < first
-                    and _stored_value(exp, p.config, c) is None):
+            if _stored_value(exp, p.config, c) is not None:
+                have.append(p)
+            elif decided(grid, own, c.level) == "interpolated" and grid[_at(grid, first) - 1] < x < first:
                 kept.append(p)
                 fine += 1
             continue
@@ -192,20 +203,21 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
         firsts = [s for n in known if (s := first_share(cur["grid"], main[(kind, n)], c.level)) is not None]
         if firsts:
             starts[(kind, N, sigma)] = _nearest(cur["grid"], firsts[0])
-    walked, done, waiting = _walk(curves, c.level, starts)
+    walked, stored, done, waiting = _walk(curves, c.level, starts)
     kept += walked
-    names = {p.name for p in kept}
-    out = [p for p in points if p.name in names]
-    note = (f"around=fig05x: {len(out)} run(s): {fine} finer share(s) inside a decided bracket, "
-            f"{len(out) - fine} next to the crossing of {len(curves)} curve(s) of N = "
-            f"{', '.join(map(str, g.extension_frame_sizes)) or '—'} or σ = {g.extension_sigma}; {done} decided, {waiting} waiting for a σ = 1 crossing or seed {REFERENCE_SEED}'s")
-    return out, note
+    have += stored
+    note = (f"around=fig05x: {len(kept)} run(s) to train: {fine} finer share(s) inside a decided bracket, "
+            f"{len(kept) - fine} next to the crossing of {len(curves)} curve(s) of N = "
+            f"{', '.join(map(str, g.extension_frame_sizes)) or '—'} or σ = {g.extension_sigma}; {done} decided, "
+            f"{waiting} waiting for a σ = 1 crossing or seed {REFERENCE_SEED}'s; {len(have)} stored")
+    return _kept(points, kept, have), note
 
 
 def around(figure: str, exp: str, points: list, ref_points: list, profile: str,
            seed_points: list | None = None) -> tuple[list, str]:
     """The ``points`` (one sweep seed's, already filtered) that ``around=figure`` keeps: those of
-    ``figure`` whose share :func:`frontier` names for their curve, the reference seed's values read
+    ``figure`` whose share :func:`frontier` names for their curve, and those of its curves already
+    stored at this seed (the trainer skips them; ``status --priority`` counts them), the reference seed's values read
     from ``ref_points`` (the same sweep at :data:`REFERENCE_SEED`, matched by name); and a line
     saying what it kept. ``fig05x`` (Fig 5's extensions) also reads the seed's own Fig 5 curves
     from ``seed_points`` (the same sweep seed, unfiltered; default ``points``)."""
@@ -227,9 +239,7 @@ def around(figure: str, exp: str, points: list, ref_points: list, profile: str,
         if not any(np.isclose(x, s) for s in grid):
             continue  # a share the curve does not read (λ = 1 of Fig 6e)
         _collect(curves, c, exp, p, par, grid, ref_cfg)
-    kept, done, waiting = _walk(curves, c.level)
-    names = {p.name for p in kept}
-    out = [p for p in points if p.name in names]
-    note = (f"around={figure}: {len(out)} run(s) next to the crossing of {len(curves)} curve(s); "
-            f"{done} decided, {waiting} waiting for seed {REFERENCE_SEED}'s")
-    return out, note
+    kept, have, done, waiting = _walk(curves, c.level)
+    note = (f"around={figure}: {len(kept)} run(s) to train next to the crossing of {len(curves)} curve(s); "
+            f"{done} decided, {waiting} waiting for seed {REFERENCE_SEED}'s; {len(have)} stored")
+    return _kept(points, kept, have), note

@@ -294,6 +294,9 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
         cost = "—" if not s["missing"] else _hours(s["missing_seconds"])
         if s["missing"] and s["missing_unknown"] and s["missing_seconds"] is not None:
             cost += f" (+{s['missing_unknown']} untimed)"
+        if profile == "cpu" and recipe is None and fig in experiments.CPU_RECIPE_HELD:
+            # the row counts the runs the figure reads today; the priority list trains the other recipe's
+            cost += f"   ({experiments.figure_recipe(fig)} runs, read until the switch below)"
         lines.append(f"{fig:<7} {s['runs']:>5} {s['stored']:>7} {s['missing']:>8} {s['unconverged']:>12}   {cost}")
         if verbose:
             lines += [f"        missing: {n}" for n in s["missing_names"]]
