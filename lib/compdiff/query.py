@@ -284,8 +284,8 @@ def status_lines(figures: list[str], profile: str, *, seed: int = 0, verbose: bo
     chosen = ([f"seeds {seed_text(seeds)}"] if len(seeds) > 1 or seeds != (seed,) else []) + (
         [f"recipe {recipe}"] if recipe is not None else [])
     lines = [f"{'figure':<7} {'runs':>5} {'stored':>7} {'missing':>8} {'unconverged':>12}   training the missing "
-             f"(one core here, as status --priority estimates it; convergence: training-label accuracy ≥ "
-             f"{CONVERGENCE_BAR:.0%}" + "".join(f"; {c}" for c in chosen) + ")"]
+             f"(one core here, as status --priority estimates it; converged: a stop-rule run stopped at its bar, "
+             f"any other ≥ {CONVERGENCE_BAR:.0%} on its training labels" + "".join(f"; {c}" for c in chosen) + ")"]
     for fig in figures:
         if fig not in FIGURE_RUNS:
             lines.append(f"{fig:<7} {'—':>5} {'—':>7} {'—':>8} {'—':>12}   no trained model")
