@@ -122,8 +122,10 @@ def test_bad_slot_arguments_are_errors(tmp_store, tmp_path):
 
 
 def test_cpu_dry_run_whole_path_without_analysis_packages(tmp_path, monkeypatch):
-    """`gpu-slot --device cpu --profile smoke --minutes 0.5` on the default priority list, in a
-    process where the analysis and book packages cannot be imported; its archive then unpacks."""
+    """`gpu-slot --device cpu --profile smoke --minutes 1` on the default priority list, in a
+    process where the analysis and book packages cannot be imported; its archive then unpacks.
+    (A minute, not less: on a loaded machine, starting and the benchmark took most of 30 s and the
+    slot trained nothing.)"""
     env = {**os.environ, "COMPDIFF_RESULTS": str(tmp_path / "a" / "results"),
            "COMPDIFF_RUNS": str(tmp_path / "a" / "runs"), "COMPDIFF_WEIGHTS": str(tmp_path / "a" / "weights"),
            "COMPDIFF_NO_TRAIN": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(paths.ROOT / "lib")}
@@ -131,14 +133,14 @@ def test_cpu_dry_run_whole_path_without_analysis_packages(tmp_path, monkeypatch)
             f"for m in {BLOCKED!r}: sys.modules[m] = None\n"
             "import torch; torch.set_num_threads(1)\n"
             "from compdiff.cli import main\n"
-            f"rc = main(['gpu-slot', '--device', 'cpu', '--profile', 'smoke', '--minutes', '0.5', '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+            f"rc = main(['gpu-slot', '--device', 'cpu', '--profile', 'smoke', '--minutes', '1', '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
             f"bad = [m for m in {BLOCKED!r} if sys.modules.get(m) is not None]\n"
             "assert not bad, bad\n"
             "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "slot.json").read_text())
-    assert summary["elapsed_seconds"] < 30 + 15  # stops before its minutes are up (packing may run a little over)
+    assert summary["elapsed_seconds"] < 60 + 15  # stops before its minutes are up (packing may run a little over)
     assert summary["environment"]["torch"] == torch.__version__
     bench = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     assert bench["rows"][0]["precision"] == "fp32" and bench["rows"][0]["K"] == 1
