@@ -505,6 +505,10 @@ def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
     truth = lambda cfg, b: b.truth
     _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(top - rank(cfg)))  # fewer pieces as σ, λ grow
     assert _verdict("continuous-manifold") == "reproduced"
+    # the note says how the reading depends on k: far-apart blobs stay apart at every k shown
+    n = len(g.sigmas) * len(g.keep_fractions) * len(SEEDS)
+    note = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"].note
+    assert note.endswith(f"at k = 3 / 4 / 5 / 8: {n} / {n} / {n} / {n} of {n}")
     _reset(monkeypatch, tmp_path, "null")
     _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(1 + rank(cfg)))  # more pieces as σ, λ grow
     assert _verdict("continuous-manifold") == "not reproduced"

@@ -1179,14 +1179,15 @@ def _continuous_manifold(profile: str) -> Result:
                 finally:
                     _LEFT_OUT.reset(token)
     seeds_of = {N: tuple(sorted({s for by_seed in nm.values() for s in by_seed})) for N, nm in by_lattice.items()}
-    checks, values, used = [], [], []
+    checks, values, used, clouds = [], [], [], []
     for N, nm in by_lattice.items():
         tag = f"{N}×{N} " if len(by_lattice) > 1 else ""
         for seed in seeds_of[N]:
             recs = [by_seed[seed] for by_seed in nm.values() if seed in by_seed]
             rows = efficiency.sweep_table(recs)
-            sizes = {(r["sigma"], r["keep_fraction"]): efficiency.knn_component_sizes(efficiency.final_cloud(r["run"]))
-                     for r in rows}
+            cl = {(r["sigma"], r["keep_fraction"]): efficiency.final_cloud(r["run"]) for r in rows}
+            sizes = {key: efficiency.knn_component_sizes(X) for key, X in cl.items()}
+            clouds += cl.values()
             comp = {key: len(v) for key, v in sizes.items()}
             for s in g.sigmas:  # along λ at fixed σ
                 c = [comp[(s, lam)] for lam in g.keep_fractions if (s, lam) in comp]
@@ -1208,7 +1209,8 @@ def _continuous_manifold(profile: str) -> Result:
     n_grid = len(g.sigmas) * len(g.keep_fractions)
     stored = "; ".join(f"{N}×{N}: {len(nm)} of {n_grid} runs stored" for N, nm in by_lattice.items())
     note = (f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
-            f"(t = 0, stored PC scores), with the share of the points in its largest component; {stored}")
+            f"(t = 0, stored PC scores), with the share of the points in its largest component; {stored}; "
+            + knn_sensitivity(clouds))
     seeds = seeds_of[min(by_lattice)]
     if len(by_lattice) > 1:
         note += (f"; the seeds live on the {small}×{small} lattice (as for the percolation onset), the 32×32 "
@@ -1220,6 +1222,19 @@ def _continuous_manifold(profile: str) -> Result:
         res.undecided = (f"no 32×32 run is stored: the agreement of Fig 15's lattice with the {small}×{small} "
                          "seeds is not checked (the 32×32 sweep at seed 0: `efficiency cpu 0 fig06` in gpu_priority.txt)")
     return res
+
+
+KNN_K_SHOWN = (3, 4, 5, 8)  # the neighbour counts the continuity note reads, besides the check's
+
+
+def knn_sensitivity(clouds, ks=KNN_K_SHOWN) -> str:
+    """How the continuity reading depends on k (shown, not judged): of the ``clouds`` read, how
+    many are in more than one piece of the symmetric k-NN graph at each k of ``ks``."""
+    from . import efficiency
+
+    frag = [sum(len(efficiency.knn_component_sizes(X, k)) > 1 for X in clouds) for k in ks]
+    return (f"not judged, how the reading depends on k: clouds in more than one piece at k = "
+            f"{' / '.join(map(str, ks))}: {' / '.join(map(str, frag))} of {len(clouds)}")
 
 
 def measure_all(profile: str = experiments.DEFAULT_PROFILE, only=None, *, stability: bool = False) -> dict:
