@@ -216,10 +216,10 @@ def _around_fig05x(exp: str, points: list, ref_points: list, seed_points: list, 
 def around(figure: str, exp: str, points: list, ref_points: list, profile: str,
            seed_points: list | None = None) -> tuple[list, str]:
     """The ``points`` (one sweep seed's, already filtered) that ``around=figure`` keeps: those of
-    ``figure`` whose share :func:`frontier` names for their curve, and those of its curves already
-    stored at this seed (the trainer skips them; ``status --priority`` counts them), the reference seed's values read
-    from ``ref_points`` (the same sweep at :data:`REFERENCE_SEED`, matched by name); and a line
-    saying what it kept. ``fig05x`` (Fig 5's extensions) also reads the seed's own Fig 5 curves
+    ``figure`` whose share :func:`frontier` names for their curve, the reference seed's values read
+    from ``ref_points`` (the same sweep at :data:`REFERENCE_SEED`, matched by name), and those of its
+    curves already stored at this seed (the trainer skips them; ``status --priority`` counts them);
+    and a line saying what it kept. ``fig05x`` (Fig 5's extensions) also reads the seed's own Fig 5 curves
     from ``seed_points`` (the same sweep seed, unfiltered; default ``points``)."""
     from .query import params
 
