@@ -186,7 +186,20 @@ def test_convergence_is_the_stop_rule_and_reads_2d_and_1d_training_labels_togeth
     run = store.write("compose", sweep["fig06_s1_l1"], capped)
     assert query.converged(run) is False and query.training_accuracy(run) == 0.97
     rec = next(r for r in query.records("fig06", "cpu", recipe="v-stop") if r.name == "fig06_s1_l1")
-    assert claims.unconverged([rec]) == ["fig06_s1_l1 (seed 0: 97.0% on its training labels, stopped at its cap of 768,000 images)"]
+    assert claims.unconverged([rec]) == ["fig06_s1_l1 (seed 0: stopped at its cap of 768,000 images below its bar "
+                                         "of 95%; 97.0% on all its training labels)"]
+    # a capped run with stripes: its stop rule read its few bumps, while its stripes lift the whole
+    # set's accuracy; the reason names the rule's last reading
+    art = _metrics(0.02, images=384_000, ips=150.0, stop="cap")
+    art["metrics"]["stop"]["history"] = [{"images": 368_000, "accuracy": 0.7, "labels": 10},
+                                         {"images": 384_000, "accuracy": 0.3, "labels": 10}]
+    art["metrics"].update(regions={"overall": 0.02, "id": 0.3}, region_sizes={"id": 10},
+                          train_1d_accuracy=1.0, train_1d_labels=384)
+    store.write("compose", sweep["fig05_mixed_n32_p0.01"], art)
+    rec = next(r for r in query.records("fig05", "cpu", recipe="v-stop") if r.name == "fig05_mixed_n32_p0.01")
+    assert claims.unconverged([rec]) == [
+        "fig05_mixed_n32_p0.01 (seed 0: stopped at its cap of 384,000 images below its bar of 95%, last read at "
+        f"30% of 10 2D training labels; {100 * (3 + 384) / 394:.1f}% on all its training labels)"]
     plain = store.write("compose", experiments.efficiency_sweep("cpu", recipe="wsd-eps")["fig06_s1_l1"], _metrics(0.89, images=384_000, ips=500.0))
     assert query.stop_outcome(plain) is None and query.converged(plain) is False
 

@@ -341,15 +341,23 @@ def unconverged(records) -> list[str]:
         if query.converged(r.run) is not False:
             continue
         acc = query.training_accuracy(r.run)
-        how = ("" if acc is None else f"{100 * acc:.1f}% on its training labels") + (
-            f", stopped at its cap of {r.run.config['train']['images']:,} images" if query.stop_outcome(r.run) == "cap" else "")
-        out.append(f"{r.name} (seed {r.params['seed']}: {how.lstrip(', ')})")
+        if query.stop_outcome(r.run) == "cap":
+            # the stop rule's own reading (for data with stripes: its 2D training labels) decides
+            stop = r.run.json("metrics").get("stop") or {}
+            last = next((h for h in reversed(stop.get("history") or []) if h.get("accuracy") is not None), None)
+            how = (f"stopped at its cap of {r.run.config['train']['images']:,} images below its bar of "
+                   f"{100 * r.run.config['stop']['bar']:.0f}%" + ("" if last is None else
+                   f", last read at {100 * last['accuracy']:.0f}% of {last['labels']} 2D training labels")
+                   + ("" if acc is None else f"; {100 * acc:.1f}% on all its training labels"))
+        else:
+            how = "" if acc is None else f"{100 * acc:.1f}% on its training labels"
+        out.append(f"{r.name} (seed {r.params['seed']}: {how})")
     return list(dict.fromkeys(out))
 
 
 def undecided_unconverged(bad: list[str]) -> str:
-    return (f"unconverged: {'; '.join(bad)}; train them until they pass {query.CONVERGENCE_BAR:.0%} on their "
-            "own training labels (a budget per label, not a fixed image total)")
+    return (f"unconverged: {'; '.join(bad)}; train them further: a stop-rule run until it passes its bar "
+            f"(a larger cap), any other until it passes {query.CONVERGENCE_BAR:.0%} on its own training labels")
 
 
 def finish(res: Result, records, groups: ProfileRuns) -> Result:
