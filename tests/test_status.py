@@ -199,7 +199,7 @@ def test_convergence_is_the_stop_rule_and_reads_2d_and_1d_training_labels_togeth
     rec = next(r for r in query.records("fig05", "cpu", recipe="v-stop") if r.name == "fig05_mixed_n32_p0.01")
     assert claims.unconverged([rec]) == [
         "fig05_mixed_n32_p0.01 (seed 0: stopped at its cap of 384,000 images below its bar of 95%, last read at "
-        f"30% of 10 2D training labels; {100 * (3 + 384) / 394:.1f}% on all its training labels)"]
+        f"30% of the 10 training labels its rule reads; {100 * (3 + 384) / 394:.1f}% on all its training labels)"]
     plain = store.write("compose", experiments.efficiency_sweep("cpu", recipe="wsd-eps")["fig06_s1_l1"], _metrics(0.89, images=384_000, ips=500.0))
     assert query.stop_outcome(plain) is None and query.converged(plain) is False
 

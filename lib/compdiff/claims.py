@@ -342,12 +342,12 @@ def unconverged(records) -> list[str]:
             continue
         acc = query.training_accuracy(r.run)
         if query.stop_outcome(r.run) == "cap":
-            # the stop rule's own reading (for data with stripes: its 2D training labels) decides
+            # the stop rule's own reading decides (for Fig 5's bumps + stripes: its few 2D training labels)
             stop = r.run.json("metrics").get("stop") or {}
             last = next((h for h in reversed(stop.get("history") or []) if h.get("accuracy") is not None), None)
             how = (f"stopped at its cap of {r.run.config['train']['images']:,} images below its bar of "
                    f"{100 * r.run.config['stop']['bar']:.0f}%" + ("" if last is None else
-                   f", last read at {100 * last['accuracy']:.0f}% of {last['labels']} 2D training labels")
+                   f", last read at {100 * last['accuracy']:.0f}% of the {last['labels']} training labels its rule reads")
                    + ("" if acc is None else f"; {100 * acc:.1f}% on all its training labels"))
         else:
             how = "" if acc is None else f"{100 * acc:.1f}% on its training labels"
