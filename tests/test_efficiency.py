@@ -133,6 +133,20 @@ def test_data_needed_interpolates_in_log_size():
         efficiency.data_needed([100, 10], [0.1, 0.9])
 
 
+def test_crossing_bounds_are_a_point_between_grid_neighbours_else_an_interval():
+    B = efficiency.crossing_bounds
+    point = B([10, 100, 1000], [0.0, 0.4, 0.8], [0, 1, 2], 3, least=0, level=0.6)
+    assert point.lo == point.hi == pytest.approx(10 ** 2.5) and point.text() == "316"
+    assert B([394, 404], [0.9, 1.0], [0, 1], 4, least=384) == (384, 394)  # below the smallest share
+    assert B([394, 404], [0.9, 1.0], [1, 2], 4, least=384) == (384, 394)  # the first share not stored
+    gap = B([10, 1000], [0.0, 0.8], [0, 2], 3, least=0, level=0.6)  # the share between not stored
+    assert gap == (10, 1000) and gap.text() == "between 10 and 1000"
+    never = B([10, 100], [0.1, 0.5], [0, 1], 2, least=0)
+    assert never == (100, np.inf) and never.text() == "more than 100"
+    with pytest.raises(ValueError, match="one non-zero length"):
+        B([10, 100], [0.1], [0, 1], 2, least=0)
+
+
 def test_power_law_fit_recovers_slopes_with_honest_intervals():
     N = np.array([16, 24, 32, 48])
     exact = efficiency.power_law_fit(N, 3.0 * N ** 2.0)

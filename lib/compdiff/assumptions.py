@@ -208,7 +208,8 @@ PAGE: list = [
                "(the memoriser cannot hit them); accuracies are also reported at ±0.5 px for bump-scored runs.",
                "report"),
     Assumption("Convergence bar (accuracy on a run's own training labels)", "query:CONVERGENCE_BAR", "INFERRED",
-               "A run below it is unconverged and cannot decide a claim: the claim reads undecided. A run of a "
+               "A run below it is unconverged and cannot decide a claim: the claim reads undecided, unless its check "
+               "bounds the run (Fig 5: every part it enters reads the same with its accuracy at 0% and at 100%). A run of a "
                "stop-rule recipe (v-stop) is converged when it stopped at its bar (the rule's own test: two "
                "consecutive checks above 95% on its training labels), unconverged when it reached its cap first. "
                "For data with 1D stripes, the training labels are its 2D and 1D ones together (a Fig 5b set of "

@@ -188,6 +188,43 @@ def scaling(rows, Ns, kind: str, level: float = FIG5_THRESHOLD, grid=None, sigma
     return out
 
 
+class Bounds(NamedTuple):
+    """Where a curve first reaches the threshold, as an interval of training-set sizes: exactly
+    ``lo`` where ``lo == hi`` (read between grid neighbours, as :func:`scaling`'s "interpolated"),
+    otherwise somewhere in (``lo``, ``hi``]; ``hi`` is inf where no stored size reaches it."""
+
+    lo: float
+    hi: float
+
+    def text(self) -> str:
+        if self.lo == self.hi:
+            return f"{self.lo:.0f}"
+        if math.isinf(self.hi):
+            return f"more than {self.lo:.0f}"
+        return f"between {self.lo:.0f} and {self.hi:.0f}"
+
+
+def crossing_bounds(sizes, accuracies, pos, n_grid: int, least: float, level: float = FIG5_THRESHOLD) -> Bounds:
+    """The :class:`Bounds` of a curve's first crossing of ``level``, read as :func:`grid_reading`
+    reads it (as if accuracy never falls as the share grows): ``sizes`` ascending at the grid
+    positions ``pos`` of an ``n_grid``-share grid; ``least``: the size of the set with no share
+    kept (Fig 5b's mixed sets always hold their stripes). A crossing read between grid neighbours
+    is a point; one below the smallest stored size lies in (least, that size]; one in a gap of the
+    grid, between the stored sizes around it; one not reached, above the largest stored size."""
+    x = np.asarray(sizes, dtype=np.float64)
+    a = np.asarray(accuracies, dtype=np.float64)
+    if not len(x) or x.shape != a.shape or len(pos) != len(x):
+        raise ValueError(f"sizes, accuracies and pos must be of one non-zero length, got {x.shape}, {a.shape}, {len(pos)}")
+    if grid_reading(pos, a >= level, n_grid) == "interpolated":
+        v = data_needed(x, a, level).value
+        return Bounds(v, v)
+    above = np.flatnonzero(a >= level)
+    if not above.size:
+        return Bounds(float(x[-1]), math.inf)
+    i = int(above[0])
+    return Bounds(float(least) if i == 0 else float(x[i - 1]), float(x[i]))
+
+
 def scaling_fit(need: dict) -> PowerLaw | None:
     """Fig 5c's power law through the N whose crossing was read between two shares
     (:func:`scaling`'s "interpolated"), or None with fewer than two such N."""
