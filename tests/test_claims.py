@@ -563,6 +563,42 @@ def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
     assert _verdict("continuous-manifold") == "provisional"
 
 
+def test_continuous_manifold_reads_a_partial_line_only_where_it_rises(tmp_store, tmp_path, monkeypatch):
+    """Seeds 1 and 2 of the 16×16 sweep are stored around the onset only: a line with cells missing
+    passes nothing (a missing cell could hold a rise), a rise among its stored cells fails it."""
+    g = experiments.efficiency_grid("cpu")
+    rank = lambda cfg: g.sigmas.index(cfg.sigma) + g.keep_fractions.index(cfg.keep_fraction)
+    top = len(g.sigmas) + len(g.keep_fractions)
+    truth = lambda cfg, b: b.truth
+
+    def plant_some(seed, lams, pieces):
+        for cfg in _points("fig06", seed).values():
+            if cfg.frame == 16 and cfg.keep_fraction in lams:
+                plant("compose", cfg, truth(cfg, _data(cfg)[3]), cloud=_blobs(pieces(cfg)))
+
+    joins = lambda cfg: top - rank(cfg)  # fewer pieces as σ, λ grow: every full line passes
+    _plant_efficiency("fig06", truth, seeds=(0,), lattices=(16,), cloud_fn=lambda cfg: _blobs(joins(cfg)))
+    _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(joins(cfg)))
+    for s in (1, 2):
+        plant_some(s, g.keep_fractions[:2], joins)  # two λ of every σ: no rise, 4 of 6 cells missing
+    res = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"]
+    assert all(ok for _, ok in res.checks) and claims.reading(res) == "reproduced"
+    assert not any(" seed 1, σ" in d or " seed 2, σ" in d for d, _ in res.checks)  # the partial σ lines are not read
+    assert any(d.startswith("16×16 seed 1, λ = ") for d, _ in res.checks)  # its full λ lines (every σ) are
+    assert claims.verdict(res) == "undecided" and "cells missing are not read" in res.undecided
+    assert "16×16 seed 1, σ = 1 (2 of 6)" in res.note
+    # a rise among the stored cells of a partial line fails it, whatever the missing cells hold
+    _reset(monkeypatch, tmp_path, "rise")
+    _plant_efficiency("fig06", truth, seeds=(0,), lattices=(16,), cloud_fn=lambda cfg: _blobs(joins(cfg)))
+    _plant_efficiency("fig15", truth, seeds=(0,), cloud_fn=lambda cfg: _blobs(joins(cfg)))
+    for s in (1, 2):
+        plant_some(s, g.keep_fractions[:2], lambda cfg: 1 + rank(cfg))  # more pieces as λ grows
+    res = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"]
+    assert claims.verdict(res) == "partly" and not res.undecided
+    assert all(not ok for d, ok in res.checks if " seed 1, σ" in d or " seed 2, σ" in d)
+    assert any(d.startswith("16×16 seed 1, σ = 1: components along λ [") for d, _ in res.checks)
+
+
 def test_continuous_manifold_reads_the_seeds_on_the_16x16_lattice(tmp_store, tmp_path, monkeypatch):
     """Issue 20: as for the onset, the seeds live on the 16×16 sweep of Fig 6e and Fig 15's 32×32
     runs (seed 0) must agree: a fragmenting 32×32 seed fails its parts; no 32×32 run leaves it undecided."""
