@@ -790,7 +790,7 @@ def _holes(profile: str) -> Result:
              "null in which both kinds simply need a fixed share of the 2D lattice already gives ≈ N^1.2 with "
              "stripes (their 12N images) and N² without.")
 def _sample_efficiency(profile: str) -> Result:
-    from . import data, efficiency
+    from . import efficiency
 
     groups, named = figure_records("fig05")
     g = experiments.efficiency_grid(groups.shown_profile or "cpu")
@@ -798,18 +798,9 @@ def _sample_efficiency(profile: str) -> Result:
     checks, values, used, score, bounded, open_parts = [], [], [], [], [], []
 
     def hull(kind, N, rows, recs):
-        """(actual bounds, bounds at any accuracy of its unconverged runs, those runs) of one curve."""
-        p, size, acc, runs = efficiency.curve(rows, kind=kind, N=N)
-        if not len(size):
-            return None
-        grid = g.fig05_keep_fractions(kind)
-        pos = efficiency.grid_positions(p, grid)
-        least = float(size[0]) - data.subsample_count(N * N, float(p[0]))
-        off = np.array([query.converged(r) is False for r in runs])
-        read = [efficiency.crossing_bounds(size, np.where(off, fill, acc), pos, len(grid), least)
-                for fill in (acc, 1.0, 0.0)]
-        ids = {id(r) for r, o in zip(runs, off) if o}
-        return read[0], efficiency.Bounds(read[1].lo, read[2].hi), [r for r in recs if id(r.run) in ids]
+        """(bounds as stored, bounds at any accuracy of its unconverged runs, their records) of one curve."""
+        h = efficiency.crossing_hull(rows, kind, N, g.fig05_keep_fractions(kind), lambda r: query.converged(r) is False)
+        return None if h is None else (*h[:2], [r for r in recs if any(r.run is x for x in h[2])])
 
     for s in seeds:
         recs = [by_seed[s] for by_seed in named.values() if s in by_seed]

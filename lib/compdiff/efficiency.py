@@ -6,7 +6,7 @@
 - :func:`sweep_table`: the stored runs of a figure's records (:mod:`compdiff.query`) as rows
   (name, σ, λ = ``keep_fraction``, N, data kind, training-set size, accuracy, losses).
 
-Imports numpy and scipy only (plus the store), so it runs where the sweep is trained.
+Imports numpy and scipy only (plus the store and the data module), so it runs where the sweep is trained.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+
+from . import data
 
 FIG5_THRESHOLD = 0.6  # STATED (Fig 5c): "dataset size needed to reach 60% threshold accuracy"
 ONSET_LEVEL = 0.5  # INFERRED: the accuracy at which Fig 6e's onset is read (the report's check)
@@ -223,6 +225,22 @@ def crossing_bounds(sizes, accuracies, pos, n_grid: int, least: float, level: fl
         return Bounds(float(x[-1]), math.inf)
     i = int(above[0])
     return Bounds(float(least) if i == 0 else float(x[i - 1]), float(x[i]))
+
+
+def crossing_hull(rows, kind: str, N: int, grid, unconverged) -> tuple | None:
+    """Fig 5's crossing of one curve (``kind`` at ``N``, from :func:`sweep_table` rows of one seed,
+    on the share ``grid``), read as the stored accuracies give it and with every run for which
+    ``unconverged(run)`` holds at 100% and at 0% (every accuracy further training could reach; the
+    crossing moves one way as any accuracy grows): (bounds as stored, bounds over both extremes,
+    the unconverged runs), or None where no run of the curve is stored."""
+    p, size, acc, runs = curve(rows, kind=kind, N=N)
+    if not len(size):
+        return None
+    pos = grid_positions(p, grid)
+    least = float(size[0]) - data.subsample_count(N * N, float(p[0]))
+    off = np.array([bool(unconverged(r)) for r in runs])
+    read = [crossing_bounds(size, np.where(off, fill, acc), pos, len(grid), least) for fill in (acc, 1.0, 0.0)]
+    return read[0], Bounds(read[1].lo, read[2].hi), [r for r, o in zip(runs, off) if o]
 
 
 def scaling_fit(need: dict) -> PowerLaw | None:
