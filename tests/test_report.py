@@ -22,6 +22,14 @@ def test_verdict_rule():
     assert report.verdict(report.not_yet_run("no runs")) == "undecided"
     assert report.verdict(None) == "undecided"
     assert set(report.BADGES) == set(report.VERDICTS)
+    # open parts (runs missing or unconverged) leave it undecided unless it already reads partly
+    for passed, expected in (((True, True), "undecided"), ((False, False), "undecided"), ((True, False), "partly")):
+        res = _result(*passed)
+        res.open = ["σ = 1 (unconverged: r)"]
+        assert report.verdict(res) == expected
+        text = report.verdict_text(res) if expected == "undecided" else report.open_text(res)
+        assert text.endswith(": σ = 1 (unconverged: r)")
+        assert ("could change the verdict" in text) == (expected == "undecided")
 
 
 def test_claim_registry_is_well_formed():

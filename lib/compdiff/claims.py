@@ -61,7 +61,10 @@ VERDICT_RULE = (
     "runs and what would fix them. A check may **bound** an unconverged run instead: it reads each part the run "
     "enters with the run's accuracy at 0% and at 100% (every accuracy further training could reach, where the "
     "part's number moves one way as that accuracy grows); if the part reads the same at both, the run cannot "
-    "change it and the row names it as bounded, otherwise the claim stays undecided. Results of the `smoke` profile (tiny models that only exercise the code) "
+    "change it and the row names it as bounded. A check that knows which part a run enters may instead leave "
+    "that part **open**, as it leaves a part whose runs are not all stored: open parts leave the claim undecided "
+    "unless the decided parts already both pass and fail (then no open part can change *partly*, and the row "
+    "names them). Results of the `smoke` profile (tiny models that only exercise the code) "
     "are shown but never judged.\n\n"
     "**Leave one seed out.** A model-based claim with two or more seeds is judged again with each seed left "
     "out in turn, by the same check on the remaining seeds; the row says *stable when any one seed is left "
@@ -96,6 +99,9 @@ class Result:
     runs: tuple = ()  # provenance lines of the stored runs used
     judged: bool = True  # False: shown, never judged (smoke only, or nothing run)
     undecided: str = ""  # why no verdict can be drawn (unconverged runs, …); "" when one can
+    # parts not decided yet (a run missing, or unconverged where the check cannot bound it), named: they
+    # leave the verdict undecided unless the decided parts already both pass and fail (see VERDICT_RULE)
+    open: list = field(default_factory=list)
     model_based: bool = True  # False: a simulation or a data check (seeds do not apply)
     null: str = ""  # the null baseline's number(s) beside ours (the memoriser, the wrong geometry)
     classes: str = ""  # accuracy by label class, where the claim reads accuracies
@@ -147,6 +153,8 @@ def verdict(result: Result) -> str:
     """:data:`VERDICT_RULE` as code: one of :data:`VERDICTS`."""
     if result is None or not result.judged or result.undecided or not result.checks:
         return "undecided"
+    if result.open and reading(result) != "partly":  # an open part could still change it
+        return "undecided"
     if result.model_based and len(result.seeds) < MIN_SEEDS:
         return "provisional"
     return reading(result)
@@ -160,9 +168,26 @@ def verdict_text(result: Result) -> str:
         return f"provisional ({n} seed{'s' if n != 1 else ''}): reads {reading(result)}"
     if v == "undecided":
         why = result.undecided if result is not None and result.undecided else (
+            open_text(result) if result is not None and result.open else
             result.note if result is not None and not result.judged and result.note else "not run")
         return f"undecided: {why}"
     return v
+
+
+def open_text(result: Result) -> str:
+    """The parts a result leaves open, and whether they can still change its verdict."""
+    n, r = len(result.open), reading(result)
+    parts = f"{n} part{'s' if n != 1 else ''} not decided yet"
+    they = "they" if n != 1 else "it"
+    if not r:
+        head = f"{parts}, and none decided"
+    elif r == "partly":
+        head = (f"{parts}; the verdict stands whatever {'they read' if n != 1 else 'it reads'} (the decided "
+                "parts already pass and fail)")
+    else:
+        head = (f"{parts}, and the decided parts all {'pass' if r == 'reproduced' else 'fail'}: {they} could "
+                "change the verdict")
+    return head + ": " + "; ".join(result.open)
 
 
 def not_yet_run(why: str) -> Result:
@@ -363,18 +388,19 @@ def undecided_unconverged(bad: list[str]) -> str:
             f"(a larger cap), any other until it passes {query.CONVERGENCE_BAR:.0%} on its own training labels")
 
 
-def finish(res: Result, records, groups: ProfileRuns, bounded=()) -> Result:
+def finish(res: Result, records, groups: ProfileRuns, handled=()) -> Result:
     """Mark a measured result undecided where a run it used is unconverged, or unjudged (smoke);
-    name the cpu recipe of the runs it used. ``bounded``: the records among ``records`` whose
-    unconvergence the check has bounded (every part they enter reads the same at any accuracy
-    they could still reach: see :data:`VERDICT_RULE`); they do not make it undecided."""
+    name the cpu recipe of the runs it used. ``handled``: the unconverged records among ``records``
+    the check has accounted for: bounded (every part they enter reads the same at any accuracy they
+    could still reach) or their parts left in ``res.open`` (see :data:`VERDICT_RULE`); they do not
+    make it undecided here."""
     if groups.shown_profile == "cpu":
         res.recipe = " + ".join(sorted({experiments.recipe_of(r.config) for r in records}))
     if not groups.judged:
         res.judged = False
         res.undecided = "only `smoke` runs exist: a code-path check with a tiny model, not judged"
         return res
-    skip = {id(r) for r in bounded}
+    skip = {id(r) for r in handled}
     bad = unconverged([r for r in records if id(r) not in skip])
     if bad:
         res.undecided = undecided_unconverged(bad)
@@ -795,7 +821,7 @@ def _sample_efficiency(profile: str) -> Result:
     groups, named = figure_records("fig05")
     g = experiments.efficiency_grid(groups.shown_profile or "cpu")
     seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
-    checks, values, used, score, bounded, open_parts = [], [], [], [], [], []
+    checks, values, used, score, bounded, handled, open_parts = [], [], [], [], [], [], []
 
     def hull(kind, N, rows, recs):
         """(bounds as stored, bounds at any accuracy of its unconverged runs, their records) of one curve."""
@@ -807,30 +833,33 @@ def _sample_efficiency(profile: str) -> Result:
         rows = efficiency.sweep_table(recs)
         need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
         fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
-        parts, stuck = [], []
+        parts, n_open = [], len(open_parts)
         for N in g.frame_sizes:
             m, b = hull("mixed", N, rows, recs), hull("bump", N, rows, recs)
             if m is None or b is None:
                 continue
             off = m[2] + b[2]
             (mb, mh), (bb, bh) = m[:2], b[:2]
+            text = f"seed {s}, N = {N}: mixed needs {mb.text()} images, 2D-only {bb.text()} (need fewer with stripes)"
+            handled += off
             if mb.lo != mb.hi or bb.lo != bb.hi:  # not both read between grid neighbours: no part
-                stuck += off
+                if off:  # training them further could make it read
+                    open_parts.append(f"{text}, not read; unconverged: {', '.join(r.name for r in off)}")
                 continue
             passed = mb.lo < bb.lo
-            text = f"seed {s}, N = {N}: mixed needs {mb.text()} images, 2D-only {bb.text()} (need fewer with stripes)"
             if off:
                 text += (f"; at any accuracy of its unconverged run(s) {', '.join(r.name for r in off)}: mixed "
                          f"{mh.text()}, 2D-only {bh.text()}")
-                decided = mh.hi < bh.lo if passed else mh.lo >= bh.hi  # both extremes read as it does
-                (bounded if decided else stuck).extend(off)
+                if not (mh.hi < bh.lo if passed else mh.lo >= bh.hi):  # some accuracy they could reach reads otherwise
+                    open_parts.append(f"{text}: it could read either way")
+                    continue
+                bounded += off
             parts.append((N, mb, bb))
             checks.append((text, passed))
             score.append((f"N = {N}: images with stripes / without", s, mb.lo / bb.lo, 1.0, 1.0, False))
-        if not parts and not stuck and all(f is None for f in fits.values()):
+        if not parts and len(open_parts) == n_open and all(f is None for f in fits.values()):
             continue
         used += recs
-        open_parts += stuck
 
         def fmt(f):
             if f is None:
@@ -851,8 +880,9 @@ def _sample_efficiency(profile: str) -> Result:
         note += ("; bounded (unconverged, but every part they enter reads the same at any accuracy they could "
                  "reach): " + "; ".join(unconverged(bounded)))
     res = Result(value="; ".join(values), seeds=tuple(sorted({r.params['seed'] for r in used})),
-                 profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note)
-    return finish(res, used, groups, bounded=bounded)
+                 profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note,
+                 open=open_parts)
+    return finish(res, used, groups, handled=handled)
 
 
 @claim("percolation-simulation", title="Percolation simulation: λ_c falls with σ",
@@ -1077,8 +1107,10 @@ def _switch_note(by_lattice: dict, sigmas) -> str:
              "units), the seeds counted are its seeds, each judged by this test against the simulation at L = 16; "
              "and every stored 32×32 seed (seed 0 by design) must agree: at every σ the same test passes for it "
              "against the simulation at L = 32 (its onset within "
-             f"{ONSET_TOLERANCE:g} of the L = 32 λ_c, the memoriser beaten above it). A σ not decided on either "
-             "lattice, or no 32×32 run stored, leaves the claim undecided.")
+             f"{ONSET_TOLERANCE:g} of the L = 32 λ_c, the memoriser beaten above it). A σ whose reading is not "
+             "decided (an interval that passes and fails, or a run of its column unconverged) is left open: open σ "
+             "leave the claim undecided unless the σ decided already both pass and fail; no 32×32 run stored "
+             "leaves it undecided.")
 def _percolation_onset(profile: str) -> Result:
     groups, named = figure_records("fig06")
     prof = groups.shown_profile or "cpu"
@@ -1103,15 +1135,16 @@ def _percolation_onset(profile: str) -> Result:
                               if lattice_of(next(iter(by_seed.values()))) == 32}
         return _onset_on_seed_lattice(groups, by_lattice, g, pc, prof)
     seeds = tuple(sorted({s for by_seed in named.values() for s in by_seed}))
-    checks, parts, open_, used = [], [], [], []
+    checks, parts, open_, used, handled = [], [], [], [], []
     for seed in seeds:
         recs = [by_seed[seed] for by_seed in named.values() if seed in by_seed]
         readings = onset_readings(recs, g, pc)
         for o in readings:
             parts.append(f"σ={o.sigma:g}: {o.onset.describe()} vs {format_lambda(o.simulated)} (analytic {format_lambda(o.analytic)})")
-            if o.passed is None:
-                open_.append(f"σ = {o.sigma:g} ({len(o.onset.keep_fractions)} of {len(o.grid)} λ < 1 stored: "
-                             + ("none" if o.onset.how == "none" else f"onset {o.onset.describe()}") + ")")
+            bad = _unconverged_column(o, recs)
+            handled += bad
+            if o.passed is None or bad:
+                open_.append(_open_column(f"seed {seed}, σ = {o.sigma:g}", o, bad))
                 continue
             checks.append((f"seed {seed}, σ = {o.sigma:g}: model onset {o.onset.describe()} vs simulated λ_c "
                            f"{format_lambda(o.simulated)} (need within {ONSET_TOLERANCE:g})" + o.guard, o.passed))
@@ -1124,10 +1157,20 @@ def _percolation_onset(profile: str) -> Result:
     res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
                  profile=prof, checks=checks, runs=_provenance(used),
                  note=_switch_note({lattice_of(next(iter(by_seed.values()))[0]): by_seed} if seeds else {}, g.sigmas))
-    if open_:  # the claim is about every σ: no verdict until each one's onset is decided
-        res.undecided = (f"not every σ is decided ({len(checks)} of {len(g.sigmas) * len(seeds)} so far): "
-                         + "; ".join(open_))
-    return finish(res, used, groups)
+    res.open = open_  # the claim is about every σ: an open σ leaves it undecided unless it reads partly already
+    return finish(res, used, groups, handled=handled)
+
+
+def _unconverged_column(o, recs) -> list:
+    """The unconverged records an onset reading rests on: its σ column's and its memoriser guard's."""
+    col = [r for r in recs if r.params["sigma"] == o.sigma] + ([o.guard_record] if o.guard_record is not None else [])
+    return list({id(r): r for r in col if r.stored and query.converged(r.run) is False}.values())
+
+
+def _open_column(head: str, o, bad) -> str:
+    return (f"{head} ({len(o.onset.keep_fractions)} of {len(o.grid)} λ < 1 stored: "
+            + ("none" if o.onset.how == "none" else f"onset {o.onset.describe()}")
+            + (f"; unconverged: {', '.join(r.name for r in bad)}" if bad else "") + ")")
 
 
 def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
@@ -1135,7 +1178,7 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
     against the simulation on its lattice, each stored 32×32 seed against L = 32 for agreement."""
     small = min(by_lattice)
     seeds_of = {N: tuple(sorted({s for by_seed in named.values() for s in by_seed})) for N, named in by_lattice.items()}
-    checks, parts, open_, used, passes = [], [], [], [], {}
+    checks, parts, open_, used, passes, handled = [], [], [], [], {}, []
     sims = {N: simulated_lambda_c(experiments.replace(pc, L=N, overlap="pixel"), tuple(g.sigmas)) for N in (small, 32)}
     for N in (small, 32):  # the seed lattice first: the agreement lines name how its seeds read
         named = by_lattice.get(N, {})
@@ -1145,9 +1188,10 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
                 head = f"{N}×{N} seed {seed}, σ = {o.sigma:g}"
                 parts.append(f"{N}×{N} seed {seed} σ={o.sigma:g}: {o.onset.describe()} vs {format_lambda(o.simulated)} "
                              f"(analytic {format_lambda(o.analytic)})")
-                if o.passed is None:
-                    open_.append(f"{head} ({len(o.onset.keep_fractions)} of {len(o.grid)} λ < 1 stored: "
-                                 + ("none" if o.onset.how == "none" else f"onset {o.onset.describe()}") + ")")
+                bad = _unconverged_column(o, recs)
+                handled += bad
+                if o.passed is None or bad:
+                    open_.append(_open_column(head, o, bad))
                     continue
                 line = (f"{head}{' (agreement)' if N == 32 else ''}: model onset {o.onset.describe()} vs simulated λ_c "
                         f"(L = {N}) {format_lambda(o.simulated)} (need within {ONSET_TOLERANCE:g})" + o.guard)
@@ -1181,15 +1225,13 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
                           g.sigmas)
     if switch:
         res.note += ". " + switch[0].upper() + switch[1:]
+    res.open = open_  # the claim is about every σ: an open σ leaves it undecided unless it reads partly already
     why = []
-    if open_:  # the claim is about every σ: no verdict until each one's onset is decided
-        total = len(g.sigmas) * (len(seeds) + len(seeds_of.get(32, ())))
-        why.append(f"not every σ is decided ({len(checks)} of {total} so far): " + "; ".join(open_))
     if not seeds_of.get(32):
         why.append(f"no 32×32 run is stored: the agreement of the paper's lattice with the {small}×{small} seeds "
                    "is not checked (the 32×32 sweep at seed 0: `efficiency cpu 0 fig06` in gpu_priority.txt)")
     res.undecided = "; ".join(why)
-    return finish(res, used, groups)
+    return finish(res, used, groups, handled=handled)
 
 
 @claim("continuous-manifold", title="More continuous manifolds at larger σ, λ",
@@ -1201,9 +1243,9 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
              "(EfficiencyGrid.seed_lattice), the seeds counted are its seeds, each judged by this test "
              "on its own lattice, and every stored 32×32 seed (seed 0 by design: Fig 15's runs) must pass it "
              "too; with no 32×32 run stored the claim is undecided. A line (a σ along λ, a λ along σ) with "
-             "cells missing fails on a rise among its stored cells (a rise stays whatever the missing cells hold) "
-             "and is not read otherwise; unread lines leave the claim undecided unless the lines read already "
-             "both pass and fail.")
+             "cells missing or unconverged fails on a rise among its converged cells (a rise stays whatever the "
+             "other cells hold) and is left open otherwise; open lines leave the claim undecided unless the lines "
+             "read already both pass and fail.")
 def _continuous_manifold(profile: str) -> Result:
     from . import efficiency
 
@@ -1224,7 +1266,7 @@ def _continuous_manifold(profile: str) -> Result:
                 finally:
                     _LEFT_OUT.reset(token)
     seeds_of = {N: tuple(sorted({s for by_seed in nm.values() for s in by_seed})) for N, nm in by_lattice.items()}
-    checks, values, used, clouds, partial = [], [], [], [], []
+    checks, values, used, clouds, partial, handled = [], [], [], [], [], []
     for N, nm in by_lattice.items():
         tag = f"{N}×{N} " if len(by_lattice) > 1 else ""
         for seed in seeds_of[N]:
@@ -1236,13 +1278,17 @@ def _continuous_manifold(profile: str) -> Result:
             comp = {key: len(v) for key, v in sizes.items()}
             lines = [(f"σ = {s:g}", "λ", [(s, lam) for lam in g.keep_fractions]) for s in g.sigmas]
             lines += [(f"λ = {lam:g}", "σ", [(s, lam) for s in g.sigmas]) for lam in g.keep_fractions]
+            off = {(r["sigma"], r["keep_fraction"]): r["name"] for r in rows if query.converged(r["run"]) is False}
+            handled += [r for r in recs if r.stored and query.converged(r.run) is False]
             for at, along, cells in lines:
-                c = [comp[k] for k in cells if k in comp]
-                if len(c) < 2:
+                if sum(k in comp for k in cells) < 2:
                     continue
+                c = [comp[k] for k in cells if k in comp and k not in off]  # an unconverged cell counts as missing
                 rise = bool(np.any(np.diff(c) > 0))
                 if len(c) < len(cells) and not rise:  # a missing cell could still hold a rise: not read
-                    partial.append(f"{tag}seed {seed}, {at} ({len(c)} of {len(cells)})")
+                    bad = [off[k] for k in cells if k in off]
+                    partial.append(f"{tag}seed {seed}, {at} ({len(c)} of {len(cells)} cells stored and converged"
+                                   + (f"; unconverged: {', '.join(bad)}" if bad else "") + ")")
                     continue
                 checks.append((f"{tag}seed {seed}, {at}: components along {along} {c} (need no rise)", not rise))
             values.append(f"{tag}seed {seed}: k-NN components (σ, λ): " + ", ".join(
@@ -1262,15 +1308,10 @@ def _continuous_manifold(profile: str) -> Result:
         note += (f"; the seeds live on the {small}×{small} lattice (as for the percolation onset), the 32×32 "
                  f"sweep of Fig 15 carries seed 0 and must agree (32×32 seeds stored: "
                  f"{', '.join(map(str, seeds_of[32])) or 'none'})")
-    if partial:
-        note += ("; not read (a line with cells missing and no rise among its stored cells: a missing cell could "
-                 "hold one): " + ", ".join(partial))
-    res = Result(value="; ".join(values), seeds=seeds, profile=prof, checks=checks, runs=_provenance(used), note=note)
-    res = finish(res, used, groups)
-    passed = {ok for _, ok in checks}
-    if partial and len(passed) < 2 and not res.undecided:  # the unread lines could still make it partly
-        res.undecided = (f"{len(partial)} line(s) with cells missing are not read, and the lines read all "
-                         f"{'pass' if True in passed else 'fail'}: their missing runs could change the verdict")
+    res = Result(value="; ".join(values), seeds=seeds, profile=prof, checks=checks, runs=_provenance(used), note=note,
+                 open=[f"{p}: no rise among its converged cells, and a missing or unconverged cell could hold one"
+                       for p in partial])
+    res = finish(res, used, groups, handled=handled)
     if len(by_lattice) > 1 and not seeds_of[32] and not res.undecided:
         res.undecided = (f"no 32×32 run is stored: the agreement of Fig 15's lattice with the {small}×{small} "
                          "seeds is not checked (the 32×32 sweep at seed 0: `efficiency cpu 0 fig06` in gpu_priority.txt)")

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__, experiments, paths, store
 from .claims import (CLAIMS, VERDICT_RULE, VERDICTS, Claim, Result, claim, measure_all, not_yet_run,
-                     profile_runs, reading, seed_flips, stability_text, verdict, verdict_text)
+                     open_text, profile_runs, reading, seed_flips, stability_text, verdict, verdict_text)
 
 BADGES = {
     "reproduced": "{bdg-success}`reproduced`",
@@ -139,6 +139,8 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
                   f"- **Verdict:** {badge(res)}"]
         if verdict(res) == "undecided":
             lines.append(f"- **Why undecided:** {verdict_text(res).split(': ', 1)[1]}")
+        elif res.open:
+            lines.append(f"- **Not decided yet:** {open_text(res)}")
         if stability_text(res):
             lines.append(f"- **Leave one seed out:** {stability_text(res)}")
         if res.checks:
@@ -213,4 +215,4 @@ def write(path: Path | None = None, profile: str = experiments.DEFAULT_PROFILE) 
 
 __all__ = ["CLAIMS", "Claim", "Result", "VERDICTS", "VERDICT_RULE", "claim", "verdict", "verdict_text", "reading",
            "profile_runs", "render_markdown", "write", "measure_all", "figure_link", "not_yet_run", "badge",
-           "scorecard", "stability_cell", "stability_text"]
+           "scorecard", "stability_cell", "stability_text", "open_text"]
