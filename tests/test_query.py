@@ -50,12 +50,12 @@ def test_status_and_dry_run_on_figs_5_and_6():
     assert [ln.split(" reads ")[0] for ln in lines[3:]] == held
     fig06 = lines[2].split()
     assert int(fig06[1]) == 48 and int(fig06[2]) + int(fig06[3]) == 48  # runs = stored + missing (32×32 and 16×16)
-    dry = _cli("figure", "fig06", "--dry-run", "-p", "sigmas=[0.5, 1]", "-p", "keep_fractions=[0.1, 0.2]")
+    dry = _cli("figure", "fig06", "--dry-run", "-p", "sigmas=[1]", "-p", "keep_fractions=[0.05, 0.1, 0.2, 0.4]")
     assert dry.returncode == 0, dry.stderr
     rows = [ln for ln in dry.stdout.splitlines() if ln.startswith("  fig06_")]
     assert len(rows) == 4 and all("stored" in ln for ln in rows)  # these four are committed
     assert all(f"compose/{store.run_id(r.config)}" in " ".join(rows)
-               for r in query.records("fig06", "cpu", sigmas=[0.5, 1], keep_fractions=[0.1, 0.2]) if r.params["N"] == 32)
+               for r in query.records("fig06", "cpu", sigmas=[1], keep_fractions=[0.05, 0.1, 0.2, 0.4]) if r.params["N"] == 32)
     n16 = [ln for ln in dry.stdout.splitlines() if ln.startswith("  fig06n16_")]
     assert len(n16) == 4 and all("N=16" in ln for ln in n16)  # the 16×16 seed lattice (Fig 6e's seeds)
     miss = _cli("figure", "fig05", "--dry-run", "-p", "frame_sizes=[48]", "-p", "bump_keep_fractions=[0.5]",
@@ -100,7 +100,8 @@ def test_no_module_imports_another_modules_private_names():
     assert reach == []
 
 
-def test_a_recipe_picks_other_configs_and_is_checked():
+def test_a_recipe_picks_other_configs_and_is_checked(monkeypatch):
+    monkeypatch.setitem(experiments.CPU_RECIPE_HELD, "fig06", "wsd-eps")
     default = query.points("fig07", "cpu")[0][1].config
     w = query.points("fig07", "cpu", recipe="wsd-eps")[0][1].config
     assert w == experiments.basic_config("cpu", recipe="wsd-eps") != default

@@ -135,17 +135,19 @@ PAGE: list = [
                "128k images, which settles where the bump is placed. A cosine decay with plain ε-MSE never "
                "taught the tiny model the label in 320k images (0.1%); a constant lr reached 78% at 384k, most "
                "misses a bump > 1 px off (benchmarks/RESULTS.md). Not the paper's (its loss and schedule are "
-               "UNKNOWN). Samples use the EMA weights.", "4, 5, 6, 10, 11, 12, 14, 15 (until their v-stop runs are stored)"),
+               "UNKNOWN). Samples use the EMA weights.", "none now (the figures read v-stop; the wsd-eps runs stay stored)"),
     Assumption("CPU recipes: the default, and the figures that still read the old one", "experiments:(CPU_RECIPE, CPU_RECIPE_HELD)", "INFERRED",
                "The paper's own training recipe is UNKNOWN. The default is v-stop: v-prediction with the plain "
                "v-MSE (which weighs the noisy steps where only the label can place the bump), lr 2e-3 constant "
                "after warmup, and each run trained until 95% of its training labels are right at two "
                "consecutive checks, or to the wsd-eps budget as a cap (StopRule). In the recipe study "
                "(benchmarks/recipe.json) it reached 95% on basic at about 2.6× fewer images than wsd-eps. A "
-               "figure whose v-stop runs are not all stored at seed 0 yet keeps reading its wsd-eps runs (the "
-               "second value: figure → recipe; the figures of one sweep switch apart, so Fig 5 need not "
-               "wait for Fig 6e's 32×32 sweep) so that no figure mixes recipes; the report's profile column names "
-               "each claim's recipe. Either recipe's runs are kept under their own configs. The paper profile "
+               "figure whose v-stop runs are not all stored at seed 0 yet may keep reading its wsd-eps runs (the "
+               "second value: figure → recipe; empty now) so that no figure mixes recipes; Figs 6, 14 and 15 "
+               "switched with 7 of their 24 32×32 v-stop cells stored, because their wsd-eps runs were 10 of "
+               "24 32×32 cells with 7 unconverged, while the v-stop runs hold the whole 16×16 sweep at seed 0 "
+               "and seeds 1 and 2 around each onset, all converged; the missing cells are marked on the "
+               "figures. The report's profile column names each claim's recipe. Either recipe's runs are kept under their own configs. The paper profile "
                "keeps the spec's reconstruction (ε-prediction, 300 epochs, no stop rule): its runs follow the "
                "paper's training, snapshots at fixed epochs included; v-stop is the CPU's economy, measured "
                "against the tiny model only.", "all cpu models"),
