@@ -811,8 +811,9 @@ def _holes(profile: str) -> Result:
        check="at every N where both crossings are read, the mixed set needs fewer training images (stripes "
              "counted) than the 2D-only set, every seed. An unconverged run of such a curve is bounded: the part is "
              "read again with that run's accuracy at 0% and at 100% (a crossing that falls outside the stored "
-             "shares is bounded by the sizes around it; a mixed set holds at least its 12N stripes), and the run "
-             "leaves it undecided unless both readings agree with it. The fitted slopes are shown, not judged: a "
+             "shares is bounded by the sizes around it; a mixed set holds at least its 12N stripes); unless both "
+             "readings agree with it, the part is left open (an open part leaves the claim undecided unless the "
+             "decided parts already both pass and fail). The fitted slopes are shown, not judged: a "
              "null in which both kinds simply need a fixed share of the 2D lattice already gives ≈ N^1.2 with "
              "stripes (their 12N images) and N² without.")
 def _sample_efficiency(profile: str) -> Result:
