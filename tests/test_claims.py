@@ -6,6 +6,8 @@ by label, from the run's own baselines (:mod:`compdiff.baselines`): ``truth`` (a
 ``memoriser`` (the nearest training label's image), or anything else; nothing is trained.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -30,12 +32,15 @@ def _data(cfg):
     return _DATA[key]
 
 
-def plant(experiment, cfg, correct, *, cloud=None, train_accuracy=None):
-    """Store a run of ``cfg`` whose samples are right exactly where ``correct`` says."""
+def plant(experiment, cfg, correct, *, cloud=None, train_accuracy=None, x_shift=None):
+    """Store a run of ``cfg`` whose samples are right exactly where ``correct`` says, each bump at
+    its label (``x_shift``: moved by that many pixels along x, per label; within the ±1 px tolerance
+    a shifted right sample stays right, as a copy of a neighbouring training label would be)."""
     n_train, labels, masks, _ = _data(cfg)
     correct = np.asarray(correct, bool)
     n_bumps = np.where(correct, 1, 0).astype(np.int16)
-    samples = {"labels": labels, "correct": correct, "x_hat": labels[:, 0].astype(np.float32),
+    x_hat = labels[:, 0] + (0 if x_shift is None else np.asarray(x_shift, np.float64))
+    samples = {"labels": labels, "correct": correct, "x_hat": x_hat.astype(np.float32),
                "y_hat": labels[:, 1].astype(np.float32), "n_bumps": n_bumps,
                "grid_index": np.zeros(0, int), "grid_images": np.zeros((0, 4, 4), np.float16)}
     samples.update({f"mask_{k}": m for k, m in masks.items()})
@@ -350,9 +355,9 @@ def test_isolated_outcomes_tell_copying_from_generalising():
 # sample efficiency, percolation onset, continuous manifolds (Figs 5, 6e, 15)
 
 
-def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None, lattices=None):
+def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None, lattices=None, shift_fn=None):
     """Plant every run of an efficiency figure (on the lattice sides ``lattices``, default all);
-    ``correct_fn(cfg, baselines)`` gives its samples."""
+    ``correct_fn(cfg, baselines)`` gives its samples, ``shift_fn(cfg, baselines)`` their x shifts."""
     for s in seeds:
         for name, cfg in _points(figure, s).items():
             if lattices is not None and cfg.frame not in lattices:
@@ -360,7 +365,7 @@ def _plant_efficiency(figure, correct_fn, seeds=SEEDS, cloud_fn=None, lattices=N
             b = _data(cfg)[3]
             cloud = cloud_fn(cfg) if cloud_fn else None
             if store.lookup("compose", cfg) is None:
-                plant("compose", cfg, correct_fn(cfg, b), cloud=cloud)
+                plant("compose", cfg, correct_fn(cfg, b), cloud=cloud, x_shift=shift_fn(cfg, b) if shift_fn else None)
 
 
 def test_sample_efficiency_planted(tmp_store, tmp_path, monkeypatch):
@@ -389,6 +394,44 @@ def test_sample_efficiency_planted(tmp_store, tmp_path, monkeypatch):
     _reset(monkeypatch, tmp_path, "unconverged")
     _plant_efficiency("fig05", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,))
     assert _verdict("sample-efficiency") == "undecided"
+
+
+def test_sample_efficiency_shows_the_strict_tolerance_and_the_isolated_labels(tmp_store, tmp_path, monkeypatch):
+    """Shown beside the judged parts, never judged (issue 20): the parts read again at ±0.5 px, and
+    the isolated held-out labels right at equal shares with and without stripes. A 2D-only model
+    that copies (right at ±1 px exactly where the memoriser is, its bump on the nearest training
+    label: 1 px off on a held-out label) reaches 60% cheaply at ±1 px, so the claim fails; at
+    ±0.5 px it is right on its training labels only, and the parts where the mixed set then
+    needs fewer images read otherwise. The verdict stays the ±1 px one."""
+    def copies(cfg, b):  # the memoriser for 2D bumps; mixed models right from λ = 0.2 (at their label)
+        if cfg.kind == "bump":
+            return b.memoriser
+        return b.truth if cfg.keep_fraction >= 0.2 else b.train & b.truth
+
+    def shift(cfg, b):  # a copy sits at its training label: off by up to 1 px (here: along x)
+        if cfg.kind != "bump":
+            return None
+        return np.where(b.train, 0.0, b.labels[b.nearest, 0] - b.labels[:, 0])
+
+    def measure():
+        return claims.measure_all("cpu", only=["sample-efficiency"])["sample-efficiency"]
+
+    _plant_efficiency("fig05", copies, shift_fn=shift)
+    res = measure()
+    assert claims.verdict(res) == "not reproduced"
+    strict = res.note.split("Read at ±0.5 px")[1].split(". Isolated")[0]
+    n_same, n_all = (int(x) for x in re.search(r"(\d+) of (\d+) parts read as judged", strict).groups())
+    assert n_all == len(SEEDS) * 3 and n_same < n_all
+    # the memoriser scores 0 on isolated labels: the mixed models below λ = 0.2 too, above it all
+    iso = res.note.split("with stripes vs without: ")[1]
+    assert "p = 0.01: 0% vs —" in iso and "p = 0.2: 100% vs 0%" in iso
+    # a model that generalises exactly reads the same at both tolerances
+    _reset(monkeypatch, tmp_path, "exact")
+    _plant_efficiency("fig05", lambda cfg, b: b.truth if cfg.keep_fraction >= (0.1 if cfg.kind == "bump" else 0.2)
+                      else b.train & b.truth)
+    res = measure()
+    assert claims.verdict(res) == "not reproduced"
+    assert re.search(rf"{len(SEEDS) * 3} of {len(SEEDS) * 3} parts read as judged", res.note)
 
 
 def test_sample_efficiency_bounds_an_unconverged_run(tmp_store, tmp_path, monkeypatch):

@@ -193,8 +193,20 @@ def test_efficiency_run_stores_losses_and_clouds(tmp_store):
     assert reps["s1_t0"].shape == (256, 32) and list(reps["images"]) == [160, 320]
     from compdiff.query import Record
 
-    rows = efficiency.sweep_table([Record("fig05_bump_n16_p0.5", ("fig05",), "compose", cfgs["fig05_bump_n16_p0.5"], got)])
+    rec = Record("fig05_bump_n16_p0.5", ("fig05",), "compose", cfgs["fig05_bump_n16_p0.5"], got)
+    rows = efficiency.sweep_table([rec])
     assert rows[0]["train_size"] == 128 and rows[0]["N"] == 16 and rows[0]["val_loss"] == fl["validation"]
+    # copying or generalising (claim 9's shown readings): the run's samples against its memoriser
+    from compdiff import baselines
+
+    (row,) = efficiency.with_nulls([rec, Record("unstored", ("fig05",), "compose", cfgs["fig05_bump_n16_p0.5"], None)])
+    b, samples = baselines.baselines(rec.config), got.arrays("samples")
+    assert row["accuracy"] == rows[0]["accuracy"] and row["memoriser"] == pytest.approx(b.memoriser.mean())
+    assert row["strict"] == pytest.approx(baselines.strict_correct(samples, rec.config).mean())
+    assert row["strict"] <= row["accuracy"]
+    assert row["n_isolated"] == b.isolated.sum() == 0 and row["isolated"] is None  # λ = 0.5: every label has a neighbour
+    strict = efficiency.read_as([row, {**row, "strict": None}], "strict")
+    assert len(strict) == 1 and strict[0]["accuracy"] == row["strict"] and strict[0]["memoriser"] == row["memoriser"]
 
 
 def test_stored_model_regenerates_the_stored_samples(tmp_store):

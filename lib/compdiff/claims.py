@@ -829,10 +829,13 @@ def _sample_efficiency(profile: str) -> Result:
         h = efficiency.crossing_hull(rows, kind, N, g.fig05_keep_fractions(kind), lambda r: query.converged(r) is False)
         return None if h is None else (*h[:2], [r for r in recs if any(r.run is x for x in h[2])])
 
+    strict_read, transfer = [], []  # shown, not judged: the parts at ±0.5 px; isolated labels with and without stripes
     for s in seeds:
         recs = [by_seed[s] for by_seed in named.values() if s in by_seed]
-        rows = efficiency.sweep_table(recs)
+        rows = efficiency.with_nulls(recs, null_of)
         need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
+        strict_read += _fig05_strict_parts(efficiency, rows, g, s, hull, recs)
+        transfer += _fig05_transfer(rows, s)
         fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
         parts, n_open = [], len(open_parts)
         for N in g.frame_sizes:
@@ -877,6 +880,16 @@ def _sample_efficiency(profile: str) -> Result:
             "whatever the model learns; the claim is judged on the images needed, as the paper states it. "
             "Fig 5's extensions (N = 40 and 48, σ = 0.5, finer shares near each crossing: runs "
             "fig05x_*) are drawn in its last section, not judged here")
+    if strict_read:
+        same = sum(ok is not None and ok == judged for _, ok, judged in strict_read)
+        unread = sum(ok is None for _, ok, _ in strict_read)
+        note += (f". Read at ±{baselines.STRICT_TOL:g} px instead of ±1 px (where the memoriser scores only its "
+                 f"training labels; shown, not judged), {same} of {len(strict_read)} parts read as judged "
+                 f"({len(strict_read) - same - unread} otherwise, {unread} cannot tell yet): "
+                 + "; ".join(t for t, _, _ in strict_read))
+    if transfer:
+        note += (". Isolated held-out labels (no training label within 1 px; the memoriser scores 0) right at the "
+                 "same share of the 2D lattice, with stripes vs without: " + "; ".join(transfer))
     if bounded:
         note += ("; bounded (unconverged, but every part they enter reads the same at any accuracy they could "
                  "reach): " + "; ".join(unconverged(bounded)))
@@ -884,6 +897,42 @@ def _sample_efficiency(profile: str) -> Result:
                  profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note,
                  open=open_parts)
     return finish(res, used, groups, handled=handled)
+
+
+def _fig05_strict_parts(efficiency, rows, g, seed: int, hull, recs) -> list:
+    """Claim 9's parts of one seed read at ±STRICT_TOL px (``rows``: its
+    :func:`compdiff.efficiency.with_nulls` rows; ``hull``: the claim's reading of one curve):
+    [(text, passes at ±STRICT_TOL or None where its interval cannot tell, passes at ±1 px or None)]."""
+    def reads(m, b):
+        (_, mh), (_, bh) = m[:2], b[:2]
+        return True if mh.hi < bh.lo else False if mh.lo >= bh.hi else None
+
+    out, strict = [], efficiency.read_as(rows, "strict")
+    for N in g.frame_sizes:
+        m, b, m1, b1 = (hull(k, N, r, recs) for r in (strict, rows) for k in ("mixed", "bump"))
+        if None in (m, b, m1, b1):
+            continue
+        ok = reads(m, b)
+        out.append((f"seed {seed}, N = {N}: mixed {m[1].text()} vs 2D-only {b[1].text()}"
+                    + ("" if ok is not None else " (cannot tell)"), ok, reads(m1, b1)))
+    return out
+
+
+def _fig05_transfer(rows, seed: int) -> list[str]:
+    """Per N, the isolated-label accuracy of both kinds at each share both hold (one seed's
+    :func:`compdiff.efficiency.with_nulls` rows), and of the mixed runs at shares only they hold."""
+    out = []
+    for N in sorted({r["N"] for r in rows}):
+        at = {}
+        for r in rows:
+            if r["N"] == N and r["isolated"] is not None:
+                at.setdefault(r["keep_fraction"], {})[r["kind"]] = r["isolated"]
+        cells = [f"p = {p:g}: {100 * k['mixed']:.0f}% vs "
+                 + (f"{100 * k['bump']:.0f}%" if "bump" in k else "—")
+                 for p, k in sorted(at.items()) if "mixed" in k]
+        if cells:
+            out.append(f"seed {seed}, N = {N}: " + ", ".join(cells))
+    return out
 
 
 @claim("percolation-simulation", title="Percolation simulation: λ_c falls with σ",

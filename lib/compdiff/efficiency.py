@@ -107,6 +107,37 @@ def sweep_table(records) -> list[dict]:
     return rows
 
 
+def with_nulls(records, null_of=None) -> list[dict]:
+    """:func:`sweep_table`'s rows, each with what tells copying from generalising (issue 20):
+    ``strict``, the run's accuracy over all labels within ±:data:`compdiff.baselines.STRICT_TOL` px
+    (there the memoriser scores only its training labels); ``memoriser``, the memoriser's accuracy
+    over all labels by the run's own scorer; ``isolated``, the run's accuracy on its isolated
+    held-out labels (no training label within its tolerance, where the memoriser scores 0; None
+    where it has none) and ``n_isolated``. ``null_of(record)`` gives a record's
+    :class:`compdiff.baselines.Baselines` (default: computed here; the report caches them)."""
+    from . import baselines
+
+    null_of = null_of or (lambda rec: baselines.baselines(rec.config))
+    stored = [rec for rec in records if rec.stored]
+    out = []
+    for rec, row in zip(stored, sweep_table(stored)):
+        samples = rec.run.arrays("samples")
+        b = null_of(rec)
+        right = np.asarray(samples["correct"], bool)
+        strict = baselines.strict_correct(samples, rec.config)
+        out.append({**row, "strict": None if strict is None else float(strict.mean()),
+                    "memoriser": float(b.memoriser.mean()), "n_isolated": int(b.isolated.sum()),
+                    "isolated": float(right[b.isolated].mean()) if b.isolated.any() else None})
+    return out
+
+
+def read_as(rows, value: str) -> list[dict]:
+    """``rows`` with their ``accuracy`` replaced by another column of :func:`with_nulls` (e.g.
+    ``strict``), so that :func:`scaling` and :func:`crossing_hull` read that one; rows without it
+    are left out."""
+    return [{**r, "accuracy": r[value]} for r in rows if r.get(value) is not None]
+
+
 def curve(rows, **match) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """(kept shares λ, training-set sizes, accuracies, runs) of the rows matching ``match``, sorted
     by λ, one row per λ."""
