@@ -394,6 +394,14 @@ def test_sample_efficiency_planted(tmp_store, tmp_path, monkeypatch):
     _reset(monkeypatch, tmp_path, "unconverged")
     _plant_efficiency("fig05", lambda cfg, b: np.zeros_like(b.truth), seeds=(0,))
     assert _verdict("sample-efficiency") == "undecided"
+    # three seeds of the claim, but the third reads N = 16 only (its other N not trained yet): a verdict
+    # needs three seeds of each N its parts read
+    _reset(monkeypatch, tmp_path, "thin")
+    _plant_efficiency("fig05", null, seeds=(0, 1))
+    _plant_efficiency("fig05", null, seeds=(2,), lattices=(16,))
+    res = claims.measure_all("cpu", only=["sample-efficiency"])["sample-efficiency"]
+    assert res.seeds == (0, 1, 2) and claims.verdict(res) == "provisional"
+    assert claims.verdict_text(res) == "provisional (3 seeds; N = 24 at 2; N = 32 at 2 so far): reads not reproduced"
 
 
 def test_sample_efficiency_shows_the_strict_tolerance_and_the_isolated_labels(tmp_store, tmp_path, monkeypatch):

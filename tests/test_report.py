@@ -30,6 +30,12 @@ def test_verdict_rule():
         text = report.verdict_text(res) if expected == "undecided" else report.open_text(res)
         assert text.endswith(": σ = 1 (unconverged: r)")
         assert ("could change the verdict" in text) == (expected == "undecided")
+    # three seeds of the claim, fewer of one configuration its parts read: provisional, naming it
+    res = _result(False, False)
+    res.seed_groups = {"N = 16": [0, 1, 2], "N = 32": [0, 1]}
+    assert report.verdict(res) == "provisional" and "N = 32 at 2 so far" in report.verdict_text(res)
+    res.seed_groups["N = 32"].append(2)
+    assert report.verdict(res) == "not reproduced"
 
 
 def test_claim_registry_is_well_formed():

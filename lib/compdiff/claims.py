@@ -54,7 +54,8 @@ VERDICT_RULE = (
     "- **partly**: some parts or seeds pass, others fail;\n"
     "- **not reproduced**: no part passes for any seed;\n"
     f"- **provisional (n seeds)**: a model-based claim with fewer than {MIN_SEEDS} seeds of a configuration it "
-    "uses; the badge says what the parts read so far;\n"
+    "uses (where a check reads one configuration per part, as Fig 5 reads one N, of each configuration its "
+    "decided parts read); the badge says what the parts read so far;\n"
     "- **undecided (why)**: no verdict can be drawn: nothing is stored at the `cpu` or `paper` profile, "
     "or a run the check uses is **unconverged** (a stop-rule run that reached its image cap before its bar; "
     f"any other run below {query.CONVERGENCE_BAR:.0%} accuracy on its own training labels); the row names the "
@@ -110,6 +111,13 @@ class Result:
     # {seed: what the claim reads with that seed left out} (:func:`leave_one_out`); None: not computed
     left_out: dict | None = None
     recipe: str = ""  # the cpu recipe of the runs used (experiments.recipe_of; "" elsewhere)
+    # {configuration: the seeds whose parts read it}, where a check knows which configuration each part
+    # reads (claim 9: one N per part): a verdict needs MIN_SEEDS of each, not only of the claim
+    seed_groups: dict = field(default_factory=dict)
+
+    def thin_groups(self) -> list:
+        """The configurations read at fewer than :data:`MIN_SEEDS` seeds."""
+        return [g for g, s in self.seed_groups.items() if len(set(s)) < MIN_SEEDS]
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ def verdict(result: Result) -> str:
         return "undecided"
     if result.open and reading(result) != "partly":  # an open part could still change it
         return "undecided"
-    if result.model_based and len(result.seeds) < MIN_SEEDS:
+    if result.model_based and (len(result.seeds) < MIN_SEEDS or result.thin_groups()):
         return "provisional"
     return reading(result)
 
@@ -165,7 +173,9 @@ def verdict_text(result: Result) -> str:
     v = verdict(result)
     if v == "provisional":
         n = len(result.seeds)
-        return f"provisional ({n} seed{'s' if n != 1 else ''}): reads {reading(result)}"
+        thin = "; ".join(f"{g} at {len(set(result.seed_groups[g]))}" for g in result.thin_groups())
+        return (f"provisional ({n} seed{'s' if n != 1 else ''}{'; ' + thin + ' so far' if thin else ''}): "
+                f"reads {reading(result)}")
     if v == "undecided":
         why = result.undecided if result is not None and result.undecided else (
             open_text(result) if result is not None and result.open else
@@ -829,6 +839,7 @@ def _sample_efficiency(profile: str) -> Result:
         h = efficiency.crossing_hull(rows, kind, N, g.fig05_keep_fractions(kind), lambda r: query.converged(r) is False)
         return None if h is None else (*h[:2], [r for r in recs if any(r.run is x for x in h[2])])
 
+    seed_groups: dict = {}  # {"N = 16": seeds whose part at that N is decided}
     strict_read, transfer = [], []  # shown, not judged: the parts at ±0.5 px; isolated labels with and without stripes
     for s in seeds:
         recs = [by_seed[s] for by_seed in named.values() if s in by_seed]
@@ -859,6 +870,7 @@ def _sample_efficiency(profile: str) -> Result:
                     continue
                 bounded += off
             parts.append((N, mb, bb))
+            seed_groups.setdefault(f"N = {N}", []).append(s)
             checks.append((text, passed))
             score.append((f"N = {N}: images with stripes / without", s, mb.lo / bb.lo, 1.0, 1.0, False))
         if not parts and len(open_parts) == n_open and all(f is None for f in fits.values()):
@@ -895,7 +907,7 @@ def _sample_efficiency(profile: str) -> Result:
                  "reach): " + "; ".join(unconverged(bounded)))
     res = Result(value="; ".join(values), seeds=tuple(sorted({r.params['seed'] for r in used})),
                  profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note,
-                 open=open_parts)
+                 open=open_parts, seed_groups=seed_groups)
     return finish(res, used, groups, handled=handled)
 
 
