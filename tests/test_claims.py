@@ -427,11 +427,11 @@ def test_sample_efficiency_shows_the_strict_tolerance_and_the_isolated_labels(tm
     _plant_efficiency("fig05", copies, shift_fn=shift)
     res = measure()
     assert claims.verdict(res) == "not reproduced"
-    strict = res.note.split("Read at ±0.5 px")[1].split(". Isolated")[0]
-    n_same, n_all = (int(x) for x in re.search(r"(\d+) of (\d+) parts read as judged", strict).groups())
+    shown = dict(res.shown)
+    n_same, n_all = (int(x) for x in re.search(r"(\d+) of (\d+) parts read as judged", shown["at ±0.5 px"]).groups())
     assert n_all == len(SEEDS) * 3 and n_same < n_all
     # the memoriser scores 0 on isolated labels: the mixed models below λ = 0.2 too, above it all
-    iso = res.note.split("with stripes vs without: ")[1]
+    iso = shown["isolated labels"]
     assert "p = 0.01: 0% vs —" in iso and "p = 0.2: 100% vs 0%" in iso
     # a model that generalises exactly reads the same at both tolerances
     _reset(monkeypatch, tmp_path, "exact")
@@ -439,7 +439,7 @@ def test_sample_efficiency_shows_the_strict_tolerance_and_the_isolated_labels(tm
                       else b.train & b.truth)
     res = measure()
     assert claims.verdict(res) == "not reproduced"
-    assert re.search(rf"{len(SEEDS) * 3} of {len(SEEDS) * 3} parts read as judged", res.note)
+    assert re.search(rf"{len(SEEDS) * 3} of {len(SEEDS) * 3} parts read as judged", dict(res.shown)["at ±0.5 px"])
 
 
 def test_sample_efficiency_bounds_an_unconverged_run(tmp_store, tmp_path, monkeypatch):

@@ -87,6 +87,12 @@ def test_page_says_what_leaving_one_seed_out_does(tmp_store, accuracies, cell, l
     row = re.search(r"^\| 1 \| .*$", text, flags=re.M).group(0)
     assert cell in row
     assert f"- **Leave one seed out:** {line}" in text
+    # a reading shown beside the check gets its own line, and the verdict does not read it
+    res = results["bump-generation"]
+    before = report.verdict(res)
+    res.shown = [("at ±0.5 px", "every part reads otherwise")]
+    assert "- **Shown, not judged (at ±0.5 px):** every part reads otherwise" in report.render_markdown("smoke", results)
+    assert report.verdict(res) == before
 
 
 def test_smoke_runs_are_shown_but_never_judged(tmp_store):

@@ -114,6 +114,8 @@ class Result:
     # {configuration: the seeds whose parts read it}, where a check knows which configuration each part
     # reads (claim 9: one N per part): a verdict needs MIN_SEEDS of each, not only of the claim
     seed_groups: dict = field(default_factory=dict)
+    # [(what, text)]: readings shown beside the check, never judged (claim 9: its parts at ±0.5 px)
+    shown: list = field(default_factory=list)
 
     def thin_groups(self) -> list:
         """The configurations read at fewer than :data:`MIN_SEEDS` seeds."""
@@ -892,22 +894,24 @@ def _sample_efficiency(profile: str) -> Result:
             "whatever the model learns; the claim is judged on the images needed, as the paper states it. "
             "Fig 5's extensions (N = 40 and 48, σ = 0.5, finer shares near each crossing: runs "
             "fig05x_*) are drawn in its last section, not judged here")
+    shown = []
     if strict_read:
         same = sum(ok is not None and ok == judged for _, ok, judged in strict_read)
         unread = sum(ok is None for _, ok, _ in strict_read)
-        note += (f". Read at ±{baselines.STRICT_TOL:g} px instead of ±1 px (where the memoriser scores only its "
-                 f"training labels; shown, not judged), {same} of {len(strict_read)} parts read as judged "
-                 f"({len(strict_read) - same - unread} otherwise, {unread} cannot tell yet): "
-                 + "; ".join(t for t, _, _ in strict_read))
+        shown.append((f"at ±{baselines.STRICT_TOL:g} px",
+                      f"read at ±{baselines.STRICT_TOL:g} px instead of ±1 px (there the memoriser scores only its "
+                      f"training labels), {same} of {len(strict_read)} parts read as judged "
+                      f"({len(strict_read) - same - unread} otherwise, {unread} cannot tell yet): "
+                      + "; ".join(t for t, _, _ in strict_read)))
     if transfer:
-        note += (". Isolated held-out labels (no training label within 1 px; the memoriser scores 0) right at the "
-                 "same share of the 2D lattice, with stripes vs without: " + "; ".join(transfer))
+        shown.append(("isolated labels", "held-out labels with no training label within 1 px (the memoriser scores "
+                      "0) right at the same share of the 2D lattice, with stripes vs without: " + "; ".join(transfer)))
     if bounded:
         note += ("; bounded (unconverged, but every part they enter reads the same at any accuracy they could "
                  "reach): " + "; ".join(unconverged(bounded)))
     res = Result(value="; ".join(values), seeds=tuple(sorted({r.params['seed'] for r in used})),
                  profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note,
-                 open=open_parts, seed_groups=seed_groups)
+                 open=open_parts, seed_groups=seed_groups, shown=shown)
     return finish(res, used, groups, handled=handled)
 
 

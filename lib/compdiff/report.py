@@ -157,6 +157,8 @@ def render_markdown(profile: str = experiments.DEFAULT_PROFILE, results: dict | 
             lines.append(f"- **By label class:** {res.classes}")
         if res.note:
             lines.append(f"- **Note:** {res.note}")
+        for what, text in res.shown:
+            lines.append(f"- **Shown, not judged ({what}):** {text}")
         for prov in res.runs:
             lines.append(f"- **From** {prov}")
         lines.append("")
