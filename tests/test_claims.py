@@ -510,8 +510,8 @@ def test_percolation_onset_planted(tmp_store, tmp_path, monkeypatch):
             assert hi is None, (s, sw[s])
         else:
             assert hi is not None and (lo is None or lo < lam_c[s]) and hi >= lam_c[s], (s, sw[s], lam_c[s])
-    note = claims.measure_all("cpu", only=["percolation-onset"])["percolation-onset"].note
-    assert "copying or generalising" in note and claims.switch_text({sd: sw for sd in SEEDS}) in note  # alike planted seeds
+    shown = dict(claims.measure_all("cpu", only=["percolation-onset"])["percolation-onset"].shown)
+    assert claims.switch_text({sd: sw for sd in SEEDS}) in shown["copying or generalising"]  # alike planted seeds
     _reset(monkeypatch, tmp_path, "null")  # the memoriser: its onset is λ ≈ 0.08 whatever σ
     _plant_efficiency("fig06", lambda cfg, b: b.memoriser, lattices=(32,))
     assert _verdict("percolation-onset") == "not reproduced"

@@ -1144,18 +1144,19 @@ def switch_text(by_seed: dict) -> str:
     return "; ".join(parts)
 
 
-def _switch_note(by_lattice: dict, sigmas) -> str:
-    """The copy-to-new switch of every stored seed per lattice (``{N: {seed: records}}``), for a claim's note."""
+def _switch_shown(by_lattice: dict, sigmas) -> list:
+    """The copy-to-new switch of every stored seed per lattice (``{N: {seed: records}}``), as a reading
+    shown beside a claim's check (:attr:`Result.shown`; none where no seed has one)."""
     texts = []
     for N, by_seed in sorted(by_lattice.items()):
         t = switch_text({sd: copy_switch(recs, sigmas) for sd, recs in by_seed.items()})
         if t:
             texts.append(f"{N}×{N}: {t}")
     if not texts:
-        return ""
-    return ("copying or generalising (descriptive, not part of the check; Fig 6's isolated-label panel): the λ "
-            "interval where the models stop copying training positions on their isolated held-out labels and are "
-            "right within ±0.5 px more often: " + "; ".join(texts))
+        return []
+    return [("copying or generalising", "Fig 6's isolated-label panel: the λ interval where the models stop copying "
+             "training positions on their isolated held-out labels and are right within ±0.5 px more often: "
+             + "; ".join(texts))]
 
 
 @claim("percolation-onset", title="Accuracy jumps at the percolation λ_c(σ)",
@@ -1222,7 +1223,7 @@ def _percolation_onset(profile: str) -> Result:
     by_seed = {sd: seed_recs(named, sd) for sd in seeds}
     res = Result(value="λ at 50% held-out accuracy vs simulated λ_c (pixel overlap): " + "; ".join(parts), seeds=seeds,
                  profile=prof, checks=checks, runs=_provenance(used),
-                 note=_switch_note({lattice_of(next(iter(by_seed.values()))[0]): by_seed} if seeds else {}, g.sigmas))
+                 shown=_switch_shown({lattice_of(next(iter(by_seed.values()))[0]): by_seed} if seeds else {}, g.sigmas))
     res.open = open_  # the claim is about every σ: an open σ leaves it undecided unless it reads partly already
     return finish(res, used, groups, handled=handled)
 
@@ -1287,10 +1288,8 @@ def _onset_on_seed_lattice(groups, by_lattice: dict, g, pc, prof) -> Result:
                       f"a 32×32 one); the 32×32 sweep "
                       f"carries seed 0 to show that the paper's lattice agrees (32×32 seeds stored: "
                       f"{', '.join(map(str, seeds_of.get(32, ()))) or 'none'}). Simulated λ_c: {sim_text}")
-    switch = _switch_note({N: {sd: seed_recs(named, sd) for sd in seeds_of.get(N, ())} for N, named in by_lattice.items()},
-                          g.sigmas)
-    if switch:
-        res.note += ". " + switch[0].upper() + switch[1:]
+    res.shown = _switch_shown({N: {sd: seed_recs(named, sd) for sd in seeds_of.get(N, ())} for N, named in by_lattice.items()},
+                              g.sigmas)
     res.open = open_  # the claim is about every σ: an open σ leaves it undecided unless it reads partly already
     why = []
     if not seeds_of.get(32):
