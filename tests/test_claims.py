@@ -627,8 +627,8 @@ def test_continuous_manifold_planted(tmp_store, tmp_path, monkeypatch):
     assert _verdict("continuous-manifold") == "reproduced"
     # the note says how the reading depends on k: far-apart blobs stay apart at every k shown
     n = len(g.sigmas) * len(g.keep_fractions) * len(SEEDS)
-    note = claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"].note
-    assert note.endswith(f"at k = 3 / 4 / 5 / 8: {n} / {n} / {n} / {n} of {n}")
+    shown = dict(claims.measure_all("cpu", only=["continuous-manifold"])["continuous-manifold"].shown)
+    assert shown["the neighbour count k"].endswith(f"at k = 3 / 4 / 5 / 8: {n} / {n} / {n} / {n} of {n}")
     _reset(monkeypatch, tmp_path, "null")
     _plant_efficiency("fig15", truth, cloud_fn=lambda cfg: _blobs(1 + rank(cfg)))  # more pieces as σ, λ grow
     assert _verdict("continuous-manifold") == "not reproduced"

@@ -1366,8 +1366,7 @@ def _continuous_manifold(profile: str) -> Result:
     n_grid = len(g.sigmas) * len(g.keep_fractions)
     stored = "; ".join(f"{N}×{N}: {len(nm)} of {n_grid} runs stored" for N, nm in by_lattice.items())
     note = (f"symmetric {efficiency.KNN_K}-nearest-neighbour graph of the final bottleneck cloud "
-            f"(t = 0, stored PC scores), with the share of the points in its largest component; {stored}; "
-            + knn_sensitivity(clouds))
+            f"(t = 0, stored PC scores), with the share of the points in its largest component; {stored}")
     seeds = seeds_of[min(by_lattice)]
     if len(by_lattice) > 1:
         note += (f"; the seeds live on the {small}×{small} lattice (as for the percolation onset), the 32×32 "
@@ -1375,7 +1374,7 @@ def _continuous_manifold(profile: str) -> Result:
                  f"{', '.join(map(str, seeds_of[32])) or 'none'})")
     res = Result(value="; ".join(values), seeds=seeds, profile=prof, checks=checks, runs=_provenance(used), note=note,
                  open=[f"{p}: no rise among its converged cells, and a missing or unconverged cell could hold one"
-                       for p in partial])
+                       for p in partial], shown=[("the neighbour count k", knn_sensitivity(clouds))])
     res = finish(res, used, groups, handled=handled)
     if len(by_lattice) > 1 and not seeds_of[32] and not res.undecided:
         res.undecided = (f"no 32×32 run is stored: the agreement of Fig 15's lattice with the {small}×{small} "
@@ -1392,7 +1391,7 @@ def knn_sensitivity(clouds, ks=KNN_K_SHOWN) -> str:
     from . import efficiency
 
     frag = [sum(len(efficiency.knn_component_sizes(X, k)) > 1 for X in clouds) for k in ks]
-    return (f"not judged, how the reading depends on k: clouds in more than one piece at k = "
+    return (f"how the reading depends on k: clouds in more than one piece at k = "
             f"{' / '.join(map(str, ks))}: {' / '.join(map(str, frag))} of {len(clouds)}")
 
 
