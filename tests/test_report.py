@@ -34,6 +34,7 @@ def test_verdict_rule():
     res = _result(False, False)
     res.seed_groups = {"N = 16": [0, 1, 2], "N = 32": [0, 1]}
     assert report.verdict(res) == "provisional" and "N = 32 at 2 so far" in report.verdict_text(res)
+    assert report.badge(res) == "{bdg-info}`provisional (3 seeds; N = 32 at 2 so far)` reads not reproduced"
     res.seed_groups["N = 32"].append(2)
     assert report.verdict(res) == "not reproduced"
 

@@ -170,14 +170,19 @@ def verdict(result: Result) -> str:
     return reading(result)
 
 
+def seed_count(result: Result) -> str:
+    """A provisional claim's seeds: "2 seeds", or "3 seeds; N = 32 at 2 so far" where a configuration
+    its parts read has fewer."""
+    n = len(result.seeds)
+    thin = "; ".join(f"{g} at {len(set(result.seed_groups[g]))}" for g in result.thin_groups())
+    return f"{n} seed{'s' if n != 1 else ''}" + (f"; {thin} so far" if thin else "")
+
+
 def verdict_text(result: Result) -> str:
     """The verdict with its qualifier: "provisional (1 seed): reads partly", "undecided: why"."""
     v = verdict(result)
     if v == "provisional":
-        n = len(result.seeds)
-        thin = "; ".join(f"{g} at {len(set(result.seed_groups[g]))}" for g in result.thin_groups())
-        return (f"provisional ({n} seed{'s' if n != 1 else ''}{'; ' + thin + ' so far' if thin else ''}): "
-                f"reads {reading(result)}")
+        return f"provisional ({seed_count(result)}): reads {reading(result)}"
     if v == "undecided":
         why = result.undecided if result is not None and result.undecided else (
             open_text(result) if result is not None and result.open else

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__, experiments, paths, store
 from .claims import (CLAIMS, VERDICT_RULE, VERDICTS, Claim, Result, claim, measure_all, not_yet_run,
-                     open_text, profile_runs, reading, seed_flips, stability_text, verdict, verdict_text)
+                     open_text, profile_runs, reading, seed_count, seed_flips, stability_text, verdict, verdict_text)
 
 BADGES = {
     "reproduced": "{bdg-success}`reproduced`",
@@ -30,8 +30,7 @@ def badge(result: Result) -> str:
     """The verdict's badge, with what a provisional claim reads so far."""
     v = verdict(result)
     if v == "provisional":
-        n = len(result.seeds)
-        return f"{{bdg-info}}`provisional ({n} seed{'s' if n != 1 else ''})` reads {reading(result)}"
+        return f"{{bdg-info}}`provisional ({seed_count(result)})` reads {reading(result)}"
     return BADGES[v]
 
 
