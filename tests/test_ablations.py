@@ -134,14 +134,17 @@ def test_priority_list_holds_both_ablations():
     assert len(rim) == 4 * 3 and {j.config.stop is not None for j in rim} == {True}  # v-stop, seeds 0-2
     assert {j.config.train.seed for j in rim} == {0, 1, 2}
     # seed 0 of every composition run first (breadth first: the runs the figures need, then the rim
-    # sweep), seeds 1 and 2 after (the runs claims 6-8 judge, the rest, the rim sweep); the
-    # ablation's seed 0 between the two
+    # sweep), seeds 1 and 2 after (the runs claims 6-8 judge, then the ablations' seeds, the rim
+    # sweep among them, before the runs a figure only shows); the ablation's seed 0 between the two
     compose = [e for e in entries if e.source == "compose"]
-    assert by_line[rim[0].entry.line] == compose[1] and compose[1].filters == ("fig10",) == compose[-1].filters
-    assert by_line[rim[-1].entry.line] == compose[-1] and compose[1].seeds == (0,) and compose[-1].seeds == (1, 2)
+    rim_lines = [e for e in compose if e.filters == ("fig10",)]
+    assert [by_line[rim[0].entry.line], by_line[rim[-1].entry.line]] == rim_lines == [compose[1], rim_lines[-1]]
+    assert compose[1].seeds == (0,) and rim_lines[-1].seeds == (1, 2)
     assert "fig11_lesion8" in compose[2].filters and compose[2].seeds == (1, 2)
+    shown_only = [e for e in compose if e.seeds == (1, 2) and "fig12" in e.filters]  # the rest of Figs 4, 11, 12
+    assert len(shown_only) == 1 and compose[2].line < rim_lines[-1].line < shown_only[0].line
     abl = [j for j in jobs if j.config.unet.label_encoding == "periodic"]
     assert [(j.experiment, j.config.train.seed) for j in abl] == [("periodic", s) for s in (0, 1, 2)]
     assert all(j.config == experiments.periodic_config("cpu", seed=j.config.train.seed, recipe="v-stop",
                                                        label_encoding="periodic") for j in abl)
-    assert compose[1].line < abl[0].entry.line < compose[2].line < abl[-1].entry.line
+    assert compose[1].line < abl[0].entry.line < compose[2].line < abl[-1].entry.line < rim_lines[-1].line
