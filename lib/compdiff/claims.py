@@ -852,7 +852,8 @@ def _sample_efficiency(profile: str) -> Result:
         recs = [by_seed[s] for by_seed in named.values() if s in by_seed]
         rows = efficiency.with_nulls(recs, null_of)
         need = {k: efficiency.scaling(rows, g.frame_sizes, k, grid=g.fig05_keep_fractions(k)) for k in ("bump", "mixed")}
-        transfer += _fig05_transfer(rows, s)
+        transfer += [f"seed {s}, N = {N}: {t}" for N in sorted({r["N"] for r in rows})
+                     if (t := efficiency.isolated_text(rows, N))]
         fits = {k: efficiency.scaling_fit(d) for k, d in need.items()}
         parts, n_open = [], len(open_parts)
         for N in g.frame_sizes:
@@ -878,7 +879,11 @@ def _sample_efficiency(profile: str) -> Result:
             parts.append((N, mb, bb))
             seed_groups.setdefault(f"N = {N}", []).append(s)
             checks.append((text, passed))
-            strict_read.append((*_fig05_strict_part(rows, s, N, hull, recs), passed))
+            st = efficiency.fewer_with_stripes(efficiency.read_as(rows, "strict"), N, g.fig05_keep_fractions,
+                                               lambda r: query.converged(r) is False)
+            strict_read.append((f"seed {s}, N = {N}: " + ("no ±0.5 px reading stored" if st is None else
+                                f"mixed {st[0].text()} vs 2D-only {st[1].text()}"
+                                + ("" if st[2] is not None else " (cannot tell)")), st and st[2], passed))
             score.append((f"N = {N}: images with stripes / without", s, mb.lo / bb.lo, 1.0, 1.0, False))
         if not parts and len(open_parts) == n_open and all(f is None for f in fits.values()):
             continue
@@ -918,35 +923,6 @@ def _sample_efficiency(profile: str) -> Result:
                  profile=groups.shown_profile, checks=checks, runs=_provenance(used), score=score, note=note,
                  open=open_parts, seed_groups=seed_groups, shown=shown)
     return finish(res, used, groups, handled=handled)
-
-
-def _fig05_strict_part(rows, seed: int, N: int, hull, recs) -> tuple:
-    """One of claim 9's parts read again at ±STRICT_TOL px (``rows``: the seed's
-    :func:`compdiff.efficiency.with_nulls` rows; ``hull``: the claim's reading of one curve): (text,
-    whether the mixed set needs fewer images, or None where the intervals cannot tell)."""
-    from . import efficiency
-
-    strict = efficiency.read_as(rows, "strict")
-    (_, mh, _), (_, bh, _) = hull("mixed", N, strict, recs), hull("bump", N, strict, recs)
-    ok = True if mh.hi < bh.lo else False if mh.lo >= bh.hi else None
-    return f"seed {seed}, N = {N}: mixed {mh.text()} vs 2D-only {bh.text()}" + ("" if ok is not None else " (cannot tell)"), ok
-
-
-def _fig05_transfer(rows, seed: int) -> list[str]:
-    """Per N, the isolated-label accuracy of both kinds at each share both hold (one seed's
-    :func:`compdiff.efficiency.with_nulls` rows), and of the mixed runs at shares only they hold."""
-    out = []
-    for N in sorted({r["N"] for r in rows}):
-        at = {}
-        for r in rows:
-            if r["N"] == N and r["isolated"] is not None:
-                at.setdefault(r["keep_fraction"], {})[r["kind"]] = r["isolated"]
-        cells = [f"p = {p:g}: {100 * k['mixed']:.0f}% vs "
-                 + (f"{100 * k['bump']:.0f}%" if "bump" in k else "—")
-                 for p, k in sorted(at.items()) if "mixed" in k]
-        if cells:
-            out.append(f"seed {seed}, N = {N}: " + ", ".join(cells))
-    return out
 
 
 @claim("percolation-simulation", title="Percolation simulation: λ_c falls with σ",

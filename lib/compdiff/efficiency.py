@@ -274,6 +274,33 @@ def crossing_hull(rows, kind: str, N: int, grid, unconverged) -> tuple | None:
     return read[0], Bounds(read[1].lo, read[2].hi), [r for r, o in zip(runs, off) if o]
 
 
+def fewer_with_stripes(rows, N: int, grid, unconverged) -> tuple | None:
+    """Claim 9's comparison at one N, read from one seed's rows (e.g. :func:`read_as` ``strict``
+    rows, for the ±0.5 px reading that Fig 5 and the report show): (mixed bounds, 2D-only bounds,
+    True where the mixed set needs fewer images at every accuracy its unconverged runs could reach,
+    False where it needs at least as many, None where the intervals cannot tell), each bound as
+    :func:`crossing_hull` gives it over both extremes; None where a curve has no stored run.
+    ``grid(kind)`` gives a kind's share grid."""
+    h = {kind: crossing_hull(rows, kind, N, grid(kind), unconverged) for kind in ("mixed", "bump")}
+    if None in h.values():
+        return None
+    m, b = h["mixed"][1], h["bump"][1]
+    return m, b, (True if m.hi < b.lo else False if m.lo >= b.hi else None)
+
+
+def isolated_text(rows, N: int) -> str:
+    """One seed's isolated-label reading at one N (:func:`with_nulls` rows): at each share the mixed
+    runs hold, the share of isolated held-out labels right with stripes vs without ("—" where no
+    2D-only run holds that share) and how many isolated labels the mixed run has; "" where none."""
+    at: dict = {}
+    for r in rows:
+        if r["N"] == N and r["isolated"] is not None:
+            at.setdefault(r["keep_fraction"], {})[r["kind"]] = (r["isolated"], r["n_isolated"])
+    return ", ".join(f"p = {p:g}: {100 * k['mixed'][0]:.0f}% vs "
+                     + (f"{100 * k['bump'][0]:.0f}%" if "bump" in k else "—") + f" (of {k['mixed'][1]})"
+                     for p, k in sorted(at.items()) if "mixed" in k)
+
+
 def scaling_fit(need: dict) -> PowerLaw | None:
     """Fig 5c's power law through the N whose crossing was read between two shares
     (:func:`scaling`'s "interpolated"), or None with fewer than two such N."""
