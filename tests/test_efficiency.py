@@ -290,6 +290,36 @@ def test_scaling_reads_a_crossing_only_between_grid_neighbours():
     assert efficiency.scaling(rows, [32], "mixed")[32].how == "interpolated"  # no grid: as stored
 
 
+def test_fewer_with_stripes_reads_both_curves_at_any_accuracy_of_their_unconverged_runs():
+    """Claim 9's comparison at one N, as the report's ±0.5 px reading and Fig 5's printed cell use it:
+    True / False where the two crossings are apart, None where an unconverged run could move one
+    across the other, None where a curve has no run."""
+    grid = [0.01, 0.02, 0.05, 0.2, 1.0]
+    N = 16
+
+    def rows(kind, pts, off=()):
+        extra = 12 * N if kind == "mixed" else 0  # a mixed set holds all 12N stripes
+        return [{"kind": kind, "N": N, "keep_fraction": p, "accuracy": a, "run": "off" if p in off else f"{kind}{p}",
+                 "train_size": data.subsample_count(N * N, p) + extra} for p, a in pts]
+
+    read = lambda r: efficiency.fewer_with_stripes(r, N, lambda kind: grid, lambda run: run == "off")
+    mixed = rows("mixed", [(0.01, 0.2), (0.02, 0.8)])
+    late = rows("bump", [(0.2, 0.1), (1.0, 0.65)])  # 2D-only crosses near all 256 labels
+    m, b, ok = read(mixed + late)
+    assert ok is True and m.hi < b.lo
+    early = rows("bump", [(0.05, 0.3), (0.2, 0.9)])  # 2D-only crosses below 51 images: the stripes cost more
+    assert read(mixed + early)[2] is False
+    # the 2D-only run at 1.0 unconverged: at 100% its crossing falls below the mixed one, at 0% it is never reached
+    assert read(mixed + rows("bump", [(0.2, 0.1), (1.0, 0.65)], off=(1.0,)))[2] is None
+    assert read(mixed) is None
+    iso = [{"N": N, "keep_fraction": 0.05, "kind": "mixed", "isolated": 0.5, "n_isolated": 10},
+           {"N": N, "keep_fraction": 0.05, "kind": "bump", "isolated": 0.1, "n_isolated": 12},
+           {"N": N, "keep_fraction": 0.2, "kind": "mixed", "isolated": 1.0, "n_isolated": 4},
+           {"N": N, "keep_fraction": 0.01, "kind": "bump", "isolated": None, "n_isolated": 0}]
+    assert efficiency.isolated_text(iso, N) == "p = 0.05: 50% vs 10% (of 10), p = 0.2: 100% vs — (of 4)"
+    assert efficiency.isolated_text(iso, 24) == ""
+
+
 def test_knn_components_count_the_pieces_of_a_cloud():
     t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
     ring = np.c_[np.cos(t), np.sin(t)]
