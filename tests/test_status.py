@@ -332,3 +332,18 @@ def test_a_speed_is_the_median_of_the_newest_stored_runs():
     assert sorted(ev.latest(k)) == sorted(new) and query.NEWEST_SPEEDS == len(new)
     assert query._Evidence([], [], {k: recs}).latest(k) == recs  # no stored run: the records
     assert query._Evidence([], [], {k: recs + old[:2]}).latest(k) == old[:2]
+
+
+def test_a_speed_prefers_the_runs_of_this_cpu():
+    """Where some stored runs record this machine's CPU (model name and native bf16, as
+    devices.hardware_name writes it), the estimate reads the newest of those, older or not; where
+    none do, the newest of all. The estimate says which."""
+    k = ("model", False)
+    here, there = "Intel Xeon (no native bf16)", "AMD EPYC (no native bf16)"
+    mine = [(230.0 + i, "stored run", f"2026-11-0{i}T00:00:00Z", here) for i in range(1, 4)]
+    theirs = [(120.0 + i, "stored run", f"2026-12-0{i}T00:00:00Z", there) for i in range(1, 9)]
+    ev = query._Evidence([], [], {k: theirs + mine}, here)
+    assert sorted(ev.latest(k)) == sorted(mine) and ev.on_this_cpu(k)
+    elsewhere = query._Evidence([], [], {k: theirs + mine}, "Another CPU (native bf16)")
+    assert sorted(elsewhere.latest(k)) == sorted(theirs) and not elsewhere.on_this_cpu(k)
+    assert query._Evidence([], [], {k: theirs}, here).latest(k) == theirs

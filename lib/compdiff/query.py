@@ -477,16 +477,23 @@ class _Evidence:
 
     stopped: list  # (experiment, point key, recipe key, stop rule, images trained)
     study: list  # (recipe key, bar, every, stopped, images trained)
-    speeds: dict  # (speed key, bf16) → [(images/s, "stored run" | "recipe.json record", created)]
+    speeds: dict  # (speed key, bf16) → [(images/s, "stored run" | "recipe.json record", created[, CPU])]
+    here: str | None = None  # this machine's CPU as a run records it (devices.hardware_name)
 
     def latest(self, k: tuple) -> list:
         """The speeds measured of ``k`` (speed key, bf16) that an estimate reads: the
-        :data:`NEWEST_SPEEDS` newest stored runs where any run is stored (CPUs that report the same
-        model name differ, and the newest runs were most likely made on the machine at hand), else
-        the recipe-study records."""
+        :data:`NEWEST_SPEEDS` newest stored runs trained on a CPU that records itself as this one
+        does (model name and native bf16) where there are any, else the newest stored runs (CPUs
+        that report the same model name differ, and the newest runs were most likely made on the
+        machine at hand), else the recipe-study records."""
         vals = self.speeds.get(k) or []
         runs = sorted((v for v in vals if v[1] == "stored run"), key=lambda v: v[2])
-        return runs[-NEWEST_SPEEDS:] if runs else vals
+        mine = [v for v in runs if self.here and len(v) > 3 and v[3] == self.here]
+        return (mine or runs)[-NEWEST_SPEEDS:] if runs else vals
+
+    def on_this_cpu(self, k: tuple) -> bool:
+        """Whether :meth:`latest` reads runs trained on a CPU that records itself as this one."""
+        return bool(self.here) and any(len(v) > 3 and v[3] == self.here for v in self.latest(k))
 
     def ratio(self, bf16: bool, key: str) -> tuple[float | None, str]:
         """(speed at ``bf16`` over speed at the other precision, what it was measured on): the median
@@ -548,7 +555,7 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
         ips = train_speed(t)
         if ips and t.get("device") == "cpu":
             speeds.setdefault((_speed_of(c), bool(t.get("bf16"))), []).append(
-                (ips, "stored run", str(run.manifest.get("created", ""))))
+                (ips, "stored run", str(run.manifest.get("created", "")), t.get("cpu_model")))
         if c.get("stop") and m.get("stop"):
             stopped.append((run.experiment, _point_key(c), recipe_key(c), _plain(c["stop"]),
                             int(m["stop"].get("images") or t.get("images"))))
@@ -567,7 +574,9 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
         if rec.get("images_per_s"):
             bf16 = _trains_bf16(cfg["train"].get("bf16", "auto"), bool(set(_BF16_FLAGS) & flags))
             speeds.setdefault((_speed_of(cfg), bf16), []).append((float(rec["images_per_s"]), "recipe.json record", ""))
-    return _Evidence(stopped, study, speeds)
+    model, _ = cpu_info()
+    here = model and model + (" (native bf16)" if cpu_bf16 else " (no native bf16)")  # as devices.hardware_name
+    return _Evidence(stopped, study, speeds, here)
 
 
 def _count(n: int, what: str) -> str:
@@ -618,8 +627,9 @@ def speed_estimate(cfg, ev: _Evidence, *, cpu_bf16: bool | None = None) -> tuple
         vals, every = ev.latest(k), ev.speeds[k]
         n = len(vals)
         if vals[0][1] == "stored run":
-            runs = sum(v[1] == "stored run" for v in every)
-            return (_count(n, "stored run") + f" of this model at {prec}" +
+            mine = ev.on_this_cpu(k)
+            runs = sum(v[1] == "stored run" and (not mine or v[3:4] == (ev.here,)) for v in every)
+            return (_count(n, "stored run") + f" of this model at {prec}" + (" on this CPU" if mine else "") +
                     (f" (the newest {n} of {runs})" if runs > n else ""))
         return _count(n, "recipe.json record") + f" of this model at {prec}"
 
