@@ -124,9 +124,9 @@ def _cloud(kind, dim=128):
     return geometry.embed(points, dim, noise=0.01, seed=0)
 
 
-def _plant_periodic(kind, seeds=SEEDS, accuracy="truth"):
+def _plant_periodic(kind, seeds=SEEDS, accuracy="truth", **ablation):
     for s in seeds:
-        cfg = experiments.periodic_config("cpu", seed=s)
+        cfg = experiments.periodic_config("cpu", seed=s, **ablation)
         plant("periodic", cfg, _model(cfg, accuracy), cloud=_cloud(kind))
 
 
@@ -146,6 +146,22 @@ def test_geometry_claims_planted(tmp_store, tmp_path, monkeypatch, key, good, ba
     monkeypatch.setenv("COMPDIFF_RESULTS", str(tmp_path / "one"))
     _plant_periodic(good, seeds=(0,))
     assert _verdict(key) == "provisional"
+
+
+def test_geometry_claims_show_the_ablations_and_judge_the_default_only(tmp_store):
+    """Fig 2's ablations (issue 20) are read by each geometry claim's own check, shown beside it and
+    never judged: a Clifford torus planted as the periodic-label ablation passes there while the
+    default run, a disc, still reads not reproduced; no ablation stored, no line."""
+    _plant_periodic("disc")
+    assert all(not claims.measure_all("cpu", only=[k])[k].shown for k in ("torus-topology", "clifford-dimension"))
+    _plant_periodic("clifford", label_encoding="periodic")
+    _plant_periodic("disc", seeds=(0,), preset="small")
+    for key in ("torus-topology", "clifford-dimension"):
+        res = claims.measure_all("cpu", only=[key])[key]
+        assert claims.verdict(res) == "not reproduced" and res.seeds == SEEDS
+        shown = dict(res.shown)["ablations"]
+        assert f"periodic label encoding: {len(SEEDS)} of {len(SEEDS)} seed(s) pass" in shown
+        assert "small UNet (4× parameters): 0 of 1 seed(s) pass" in shown
 
 
 def test_hyper_factorized_planted(tmp_store, tmp_path, monkeypatch):

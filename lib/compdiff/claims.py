@@ -552,9 +552,34 @@ def _final_clouds() -> tuple[ProfileRuns, list]:
     return groups, [(r, clouds.read(r.run).cloud(-1, 0)) for r in recs]
 
 
-def _torus_result(groups, items, value, checks, spread="—", null="") -> Result:
+# Fig 2's ablations (issue 20): the periodic run with another label encoding or a larger UNet
+ABLATIONS = {"periodic label encoding": {"label_encoding": "periodic"}, "small UNet (4× parameters)": {"preset": "small"}}
+
+
+def _ablation_clouds(profile: str | None) -> dict:
+    """{ablation: [(record, final representation cloud at t = 0)]} of the stored seeds of each of
+    Fig 2's :data:`ABLATIONS` at ``profile`` (the profile the claim reads); an ablation with none is
+    left out."""
+    from . import clouds
+
+    out = {}
+    for name, kw in ABLATIONS.items():
+        groups, recs = _run_records("periodic", lambda p, seed=0, kw=kw: experiments.periodic_config(p, seed=seed, **kw))
+        if recs and groups.shown_profile == profile:
+            out[name] = [(r, clouds.read(r.run).cloud(-1, 0)) for r in recs]
+    return out
+
+
+def _torus_result(groups, items, value, check, spread="—", null="") -> Result:
+    """A claim on the Fig 2 clouds: ``check(record, cloud)`` → (text, passed) on each seed, and the
+    same check on Fig 2's ablations, shown beside it, never judged."""
+    shown = [f"{name}: {sum(ok for _, ok in rs)} of {len(rs)} seed(s) pass ({'; '.join(t for t, _ in rs)})"
+             for name, ab in _ablation_clouds(groups.shown_profile).items() if (rs := [check(r, X) for r, X in ab])]
     res = Result(value=value, seeds=tuple(r.params["seed"] for r, _ in items), spread=spread,
-                 profile=groups.shown_profile, checks=checks, runs=_provenance([r for r, _ in items]), null=null)
+                 profile=groups.shown_profile, checks=[check(r, X) for r, X in items],
+                 runs=_provenance([r for r, _ in items]), null=null,
+                 shown=[("ablations", "the same check on Fig 2's ablations (the same data and recipe; not judged): "
+                         + "; ".join(shown))] if shown else [])
     return finish(res, [r for r, _ in items], groups)
 
 
@@ -571,10 +596,12 @@ def _torus_topology(profile: str) -> Result:
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
     counts = [h_counts(X) for _, X in items]
-    return _torus_result(groups, items,
-                         "; ".join(f"{c[1]} long-lived H₁ (need 2), {c[2]} H₂" for c in counts),
-                         [(f"seed {r.params['seed']}: {c[1]} long-lived H₁ (need 2)", c[1] == 2)
-                          for (r, _), c in zip(items, counts)])
+
+    def check(r, X):
+        h1 = h_counts(X)[1]
+        return f"seed {r.params['seed']}: {h1} long-lived H₁ (need 2)", h1 == 2
+
+    return _torus_result(groups, items, "; ".join(f"{c[1]} long-lived H₁ (need 2), {c[2]} H₂" for c in counts), check)
 
 
 CLIFFORD_PR = 3.0  # a Clifford torus spreads its variance over 4 equal directions (PR 4); a 3D torus 2.4
@@ -594,12 +621,15 @@ def _clifford_dimension(profile: str) -> Result:
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
     summ = [geometry.pca_summary(X) for _, X in items]
-    checks = [(f"seed {r.params['seed']}: ED {m['var95']} (need 3–5) and participation ratio "
-               f"{m['participation']:.2f} (need ≥ {CLIFFORD_PR:g})", 3 <= m["var95"] <= 5 and m["participation"] >= CLIFFORD_PR)
-              for (r, _), m in zip(items, summ)]
+
+    def check(r, X):
+        m = geometry.pca_summary(X)
+        return (f"seed {r.params['seed']}: ED {m['var95']} (need 3–5) and participation ratio "
+                f"{m['participation']:.2f} (need ≥ {CLIFFORD_PR:g})", 3 <= m["var95"] <= 5 and m["participation"] >= CLIFFORD_PR)
+
     value = "; ".join(f"ED {m['var95']}, participation ratio {m['participation']:.2f} (PC1 holds "
                       f"{100 * m['ratios'][0]:.0f}% of the variance)" for m in summ)
-    res = _torus_result(groups, items, value, checks, _spread([m["participation"] for m in summ]),
+    res = _torus_result(groups, items, value, check, _spread([m["participation"] for m in summ]),
                         null="standard 3D torus: ED 3, participation ratio 2.4")
     res.score = [("participation ratio", r.params["seed"], m["participation"], CLIFFORD_PR, 2.4)
                  for (r, _), m in zip(items, summ)]
@@ -623,18 +653,22 @@ def _hyper_factorized(profile: str) -> Result:
     if not items:
         return groups.not_yet_run("no stored run of the periodic-bump experiment of Fig 2")
     n = experiments.periodic_config(groups.shown_profile).n
-    checks, values = [], []
-    for r, X in items:
+
+    def medians(X):
         st = geometry.ring_statistics(X, n, periodic=True)
-        m = {c: float(np.nanmedian(st[c]["orthogonality"])) for c in geometry.COMPARISONS}
-        h1 = h_counts(X)[1]
-        s = r.params["seed"]
-        checks.append((f"seed {s}: {h1} long-lived H₁ (need 2), x-on-y {m['x-on-y']:.2f} (need < 0.2), "
-                       f"x-on-x {m['x-on-x']:.2f} (need < 0.5), y-on-y {m['y-on-y']:.2f} (need < 0.5)",
-                       h1 == 2 and m["x-on-y"] < 0.2 and m["x-on-x"] < 0.5 and m["y-on-y"] < 0.5))
-        values.append("median orthogonality " + ", ".join(f"{c} {m[c]:.2f}" for c in geometry.COMPARISONS))
-    return _torus_result(groups, items, "; ".join(values), checks,
-                         null="3D torus: x-on-y 0.5; Clifford torus: x-on-x 1")
+        return {c: float(np.nanmedian(st[c]["orthogonality"])) for c in geometry.COMPARISONS}
+
+    med = {id(X): medians(X) for _, X in items}  # read once: the value and the check
+
+    def check(r, X):
+        m, h1 = med.get(id(X)) or medians(X), h_counts(X)[1]
+        return (f"seed {r.params['seed']}: {h1} long-lived H₁ (need 2), x-on-y {m['x-on-y']:.2f} (need < 0.2), "
+                f"x-on-x {m['x-on-x']:.2f} (need < 0.5), y-on-y {m['y-on-y']:.2f} (need < 0.5)",
+                h1 == 2 and m["x-on-y"] < 0.2 and m["x-on-x"] < 0.5 and m["y-on-y"] < 0.5)
+
+    values = ["median orthogonality " + ", ".join(f"{c} {m[c]:.2f}" for c in geometry.COMPARISONS)
+              for m in (med[id(X)] for _, X in items)]
+    return _torus_result(groups, items, "; ".join(values), check, null="3D torus: x-on-y 0.5; Clifford torus: x-on-x 1")
 
 
 def cross_mask(samples) -> np.ndarray:
