@@ -210,6 +210,12 @@ def test_composition_planted(tmp_store, tmp_path, monkeypatch):
     _plant_figure("fig04", {})
     _plant_figure("fig10", {"fig10_stripes_norim": "memoriser"})
     assert _verdict("composition") == "reproduced"
+    # Fig 10's rim sweep is shown beside it, never judged: every share, every seed, with its memoriser
+    res = claims.measure_all("cpu", only=["composition"])["composition"]
+    rim = dict(res.shown)["rim size"]
+    shares = sorted({c.rim_keep_fraction for c in _points("fig10", 0).values() if c.rim})
+    assert all(f"; {p:g}: " in rim for p in shares) and rim.startswith("accuracy in the held-out cross")
+    assert rim.count("(seeds 0, 1, 2)") == len(shares) + 1 and rim.count("(memoriser ") == len(shares) + 1
     _reset(monkeypatch, tmp_path, "null")
     _plant_figure("fig04", {n: "memoriser" for n in _points("fig04", 0)})
     _plant_figure("fig10", {n: "memoriser" for n in _points("fig10", 0)})

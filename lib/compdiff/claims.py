@@ -578,7 +578,7 @@ def _torus_result(groups, items, value, check, spread="—", null="") -> Result:
     res = Result(value=value, seeds=tuple(r.params["seed"] for r, _ in items), spread=spread,
                  profile=groups.shown_profile, checks=[check(r, X) for r, X in items],
                  runs=_provenance([r for r, _ in items]), null=null,
-                 shown=[("ablations", "the same check on Fig 2's ablations (the same data and recipe; not judged): "
+                 shown=[("ablations", "the same check on Fig 2's ablations (the same data and recipe): "
                          + "; ".join(shown))] if shown else [])
     return finish(res, [r for r, _ in items], groups)
 
@@ -723,10 +723,22 @@ def _composition(profile: str) -> Result:
             used.append(rec)
     control = ""
     if "fig10_stripes_norim" in named:
-        r = next(iter(named["fig10_stripes_norim"].values()))
-        control = f"; control without the rim: {100 * cross_accuracy(r.run):.1f}% (not judged)"
+        by = named["fig10_stripes_norim"]
+        control = (f"; control without the rim: {over_seeds([100 * cross_accuracy(by[s].run) for s in sorted(by)], sorted(by))}"
+                   " (not judged)")
+    rim = []  # Fig 10's rim sweep: the stripe models by the share of the rim they keep (0: none)
+    for n, by in named.items():
+        rec = next(iter(by.values()))
+        if rec.config.dataset == "stripes":
+            cross = cross_mask(rec.run.arrays("samples"))
+            rim.append((rec.config.rim_keep_fraction if rec.config.rim else 0.0,
+                        f"{over_seeds([100 * cross_accuracy(by[s].run) for s in sorted(by)], sorted(by))} "
+                        f"(memoriser {100 * float(null_of(rec).memoriser[cross].mean()):.1f}%)"))
+    shown = [("rim size", "accuracy in the held-out cross of the stripe models by the share of the rim they keep "
+              "(Fig 10; the judged stripes model keeps it all): "
+              + "; ".join(f"{p:g}: {t}" for p, t in sorted(rim)))] if len(rim) > 1 else []
     res = Result(value=", ".join(parts) + " in the cross" + control, seeds=seeds, profile=groups.shown_profile,
-                 checks=checks, runs=_provenance(used), null="memoriser in the cross: " + ", ".join(nulls),
+                 checks=checks, runs=_provenance(used), null="memoriser in the cross: " + ", ".join(nulls), shown=shown,
                  score=score, classes="; ".join(f"{r.name} (seed {r.params['seed']}): {class_accuracies(r)}" for r in used))
     missing = [n for n in judged_names if n not in named]
     if missing:
