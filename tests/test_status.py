@@ -337,7 +337,7 @@ def test_a_speed_is_the_median_of_the_newest_stored_runs():
 def test_a_speed_prefers_the_runs_of_this_cpu():
     """Where some stored runs record this machine's CPU (model name and native bf16, as
     devices.hardware_name writes it), the estimate reads the newest of those, older or not; where
-    none do, the newest of all. The estimate says which."""
+    none do, the newest of all. This machine is named as its runs name it."""
     k = ("model", False)
     here, there = "Intel Xeon (no native bf16)", "AMD EPYC (no native bf16)"
     mine = [(230.0 + i, "stored run", f"2026-11-0{i}T00:00:00Z", here) for i in range(1, 4)]
@@ -347,3 +347,6 @@ def test_a_speed_prefers_the_runs_of_this_cpu():
     elsewhere = query._Evidence([], [], {k: theirs + mine}, "Another CPU (native bf16)")
     assert sorted(elsewhere.latest(k)) == sorted(theirs) and not elsewhere.on_this_cpu(k)
     assert query._Evidence([], [], {k: theirs}, here).latest(k) == theirs
+    from compdiff import devices
+
+    assert query.evidence().here == devices.hardware_name("cpu")
