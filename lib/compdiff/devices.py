@@ -114,13 +114,13 @@ def hardware_name(device: DeviceLike = "cpu") -> str:
     (our CPUs differ 4–5× in speed by it)."""
     import platform
 
-    from .query import cpu_info
+    from .query import cpu_info, cpu_label
 
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     if dev.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_name(dev)
     name = cpu_info()[0] or platform.processor() or platform.machine() or "unknown CPU"
-    return name + (" (native bf16)" if _cpu_has_native_bf16() else " (no native bf16)")
+    return cpu_label(name, _cpu_has_native_bf16())
 
 
 def bf16_autocast_pays(device: DeviceLike) -> bool:

@@ -414,6 +414,12 @@ def cpu_info() -> tuple[str | None, set]:
     return model, flags
 
 
+def cpu_label(model: str, bf16: bool) -> str:
+    """A CPU as a run records it (``metrics.train.cpu_model``): its model and whether it has native
+    bf16 (our CPUs differ 4–5× in speed by it)."""
+    return model + (" (native bf16)" if bf16 else " (no native bf16)")
+
+
 def native_bf16() -> bool:
     """Whether this machine's CPU has bf16 instructions, the test ``bf16="auto"`` trains by (read
     from /proc/cpuinfo, so no torch is imported)."""
@@ -575,7 +581,7 @@ def evidence(recipe_records=RECIPE_RECORDS, *, cpu_bf16: bool | None = None) -> 
             bf16 = _trains_bf16(cfg["train"].get("bf16", "auto"), bool(set(_BF16_FLAGS) & flags))
             speeds.setdefault((_speed_of(cfg), bf16), []).append((float(rec["images_per_s"]), "recipe.json record", ""))
     model, _ = cpu_info()
-    here = model and model + (" (native bf16)" if cpu_bf16 else " (no native bf16)")  # as devices.hardware_name
+    here = model and cpu_label(model, cpu_bf16)
     return _Evidence(stopped, study, speeds, here)
 
 
