@@ -350,3 +350,26 @@ def test_a_speed_prefers_the_runs_of_this_cpu():
     from compdiff import devices
 
     assert query.evidence().here == devices.hardware_name("cpu")
+
+
+def test_a_speed_timed_only_elsewhere_is_scaled_by_the_cpus_measured_ratio():
+    """A model timed only on another CPU is estimated at that CPU's speed times this CPU's speed
+    over that CPU's, measured on the models stored runs timed on both; with no model timed on both,
+    the other CPU's speed as it is."""
+    here, there = "Intel Xeon (no native bf16)", "AMD EPYC (no native bf16)"
+    both, only = ("both", False), ("only there", False)
+
+    def runs(ips, cpu, n=3):
+        return [(ips + 0.0 * i, "stored run", f"2026-11-0{i + 1}T00:00:00Z", cpu) for i in range(n)]
+
+    ev = query._Evidence([], [], {both: runs(200.0, here) + runs(100.0, there), only: runs(450.0, there)}, here)
+    assert ev.cpu_ratio(there) == (2.0, 1) and ev.cpu_ratio(here) == (None, 0)
+    cfg = experiments.periodic_config("cpu")
+    key = query._speed_of(json.loads(store.canonical_json(cfg)))
+    ev.speeds[(key, False)] = ev.speeds.pop(only)
+    ips, src = query.speed_estimate(cfg, ev, cpu_bf16=False)
+    assert ips == pytest.approx(900.0) and "× 2.00" in src and there in src and "1 model timed on both" in src
+    # nothing timed on both CPUs: the other CPU's speed, unscaled
+    lone = query._Evidence([], [], {(key, False): runs(450.0, there)}, here)
+    ips, src = query.speed_estimate(cfg, lone, cpu_bf16=False)
+    assert ips == pytest.approx(450.0) and "×" not in src

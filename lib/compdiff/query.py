@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -501,6 +502,20 @@ class _Evidence:
         """Whether :meth:`latest` reads runs trained on a CPU that records itself as this one."""
         return bool(self.here) and any(len(v) > 3 and v[3] == self.here for v in self.latest(k))
 
+    def cpu_ratio(self, cpu: str) -> tuple[float | None, int]:
+        """(this machine's training speed over ``cpu``'s, how many models it was measured on): the
+        median, over every model and precision that stored runs timed on both CPUs, of the ratio of
+        their medians (each CPU's :data:`NEWEST_SPEEDS` newest runs); (None, 0) where no model was."""
+        if not self.here or cpu == self.here:
+            return None, 0
+        rs = []
+        for vals in self.speeds.values():
+            runs = sorted((v for v in vals if v[1] == "stored run" and len(v) > 3), key=lambda v: v[2])
+            a, b = ([v[0] for v in runs if v[3] == c][-NEWEST_SPEEDS:] for c in (self.here, cpu))
+            if a and b:
+                rs.append(statistics.median(a) / statistics.median(b))
+        return (statistics.median(rs), len(rs)) if rs else (None, 0)
+
     def ratio(self, bf16: bool, key: str) -> tuple[float | None, str]:
         """(speed at ``bf16`` over speed at the other precision, what it was measured on): the median
         over the models measured at both, those of ``key``'s model on any frame size if there are any."""
@@ -640,6 +655,16 @@ def speed_estimate(cfg, ev: _Evidence, *, cpu_bf16: bool | None = None) -> tuple
         return _count(n, "recipe.json record") + f" of this model at {prec}"
 
     vals = ev.latest((key, bf16))
+    if vals and vals[0][1] == "stored run" and ev.here and not ev.on_this_cpu((key, bf16)):
+        # timed only on other CPUs: scale by this CPU's measured speed over theirs, where a model
+        # was timed on both (the CPU most of these runs name first)
+        for cpu, _ in Counter(v[3] for v in vals if v[3:4] and v[3]).most_common():
+            r, n = ev.cpu_ratio(cpu)
+            if r:
+                on = [v[0] for v in vals if v[3:4] == (cpu,)]
+                return (statistics.median(on) * r,
+                        f"{_count(len(on), 'stored run')} of this model at {_precision(bf16)} on {cpu} × {r:.2f}, "
+                        f"this CPU's speed over that CPU's (median over {_count(n, 'model')} timed on both)")
     if vals:
         return statistics.median(v[0] for v in vals), said((key, bf16), _precision(bf16))
     other, (ratio, on) = ev.latest((key, not bf16)), ev.ratio(bf16, key)
